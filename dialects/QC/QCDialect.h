@@ -1,0 +1,38 @@
+//===- QCDialect.h - The qc dialect, its attributes and types ---*- C++ -*-===//
+
+#ifndef QC_QCDIALECT_H
+#define QC_QCDIALECT_H
+
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "quantc/Numerics/Formats.h"
+
+#include <optional>
+
+namespace mlir::qc {
+// Parameter spellings shared by the generated attribute and type parsers.
+FailureOr<llvm::APFloat> parseF64(AsmParser &parser);
+void printF64(AsmPrinter &printer, const llvm::APFloat &value);
+FailureOr<DenseF64ArrayAttr> parseF64List(AsmParser &parser);
+void printF64List(AsmPrinter &printer, DenseF64ArrayAttr values);
+FailureOr<SmallVector<int64_t>> parseI64List(AsmParser &parser);
+void printI64List(AsmPrinter &printer, ArrayRef<int64_t> values);
+FailureOr<SmallVector<int64_t>> parseStaticShape(AsmParser &parser);
+void printStaticShape(AsmPrinter &printer, ArrayRef<int64_t> shape);
+FailureOr<::quantc::Format> parseFormat(AsmParser &parser);
+void printFormat(AsmPrinter &printer, ::quantc::Format format);
+} // namespace mlir::qc
+
+#include "QC/QCOpsDialect.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "QC/QCOpsAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "QC/QCOpsTypes.h.inc"
+
+#endif // QC_QCDIALECT_H

@@ -1,0 +1,32 @@
+# lit configuration for quantc's FileCheck tests.
+import os
+
+import lit.formats
+
+config.name = "quantc"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".mlir", ".py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.quantc_obj_root, "test")
+config.excludes = ["Inputs", "Unit", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+# Our tools first, then LLVM 22's FileCheck, not, split-file.
+path = os.pathsep.join([config.quantc_tools_dir, config.llvm_tools_dir,
+                        config.environment.get("PATH", os.environ.get("PATH", ""))])
+config.environment["PATH"] = path
+config.environment["PYTHONPATH"] = os.path.join(config.quantc_src_root, "python")
+if config.sanitized:
+    # libMLIR's process-lifetime singletons are not leaks worth failing on.
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%shared_data", config.shared_data_dir))
+config.substitutions.append(("%quantc_src", config.quantc_src_root))
+
+# GPU lowerings are checked by ptxas wherever the CUDA toolkit is installed.
+if config.ptxas and os.path.exists(config.ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", config.ptxas))
+if os.path.isdir(config.shared_data_dir):
+    config.available_features.add("shared-data")
