@@ -163,21 +163,24 @@ LogicalResult ObserveOp::verify() {
   int64_t rank = type.getRank();
   if (getLabel().empty())
     return emitOpError("needs a non-empty label");
-  std::optional<int64_t> axis = getAxis();
-  if (axis && (*axis < 0 || *axis >= rank))
-    return emitOpError("axis ") << *axis << " is out of bounds for a rank-"
+  // Axes as plain integers, -1 meaning per-tensor (GCC 12 misreports
+  // std::optional<int64_t> here as maybe-uninitialized).
+  IntegerAttr axisAttr = getAxisAttr();
+  int64_t axis = axisAttr ? axisAttr.getInt() : -1;
+  if (axisAttr && (axis < 0 || axis >= rank))
+    return emitOpError("axis ") << axis << " is out of bounds for a rank-"
                                 << rank << " tensor";
   if (std::optional<int64_t> bins = getBins(); bins && *bins <= 0)
     return emitOpError("histogram bin count must be positive, got ") << *bins;
 
   if (StatsAttr stats = getStatsAttr()) {
-    if (stats.getAxis() != axis)
+    if (stats.getAxis().value_or(-1) != axis)
       return emitOpError("statistics axis does not match the observer's axis");
-    if (axis && !type.isDynamicDim(*axis) &&
-        static_cast<int64_t>(stats.getMin().size()) != type.getDimSize(*axis))
+    if (axisAttr && !type.isDynamicDim(axis) &&
+        static_cast<int64_t>(stats.getMin().size()) != type.getDimSize(axis))
       return emitOpError("per-channel statistics have ")
-             << stats.getMin().size() << " entries but dimension " << *axis
-             << " has size " << type.getDimSize(*axis);
+             << stats.getMin().size() << " entries but dimension " << axis
+             << " has size " << type.getDimSize(axis);
     if (HistogramAttr histogram = stats.getHistogram()) {
       if (!getBins())
         return emitOpError("statistics carry a histogram the observer did "
