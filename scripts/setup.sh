@@ -10,6 +10,8 @@ PACKAGES=(
   cmake ninja-build ccache python3
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # clang 22 sanitizer runtimes for scripts/test.sh --sanitize
+  libclang-rt-22-dev
 )
 
 missing=()

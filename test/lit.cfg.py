@@ -16,8 +16,7 @@ path = os.pathsep.join([config.quantc_tools_dir, config.llvm_tools_dir,
 config.environment["PATH"] = path
 config.environment["PYTHONPATH"] = os.path.join(config.quantc_src_root, "python")
 if config.sanitized:
-    # libMLIR's process-lifetime singletons are not leaks worth failing on.
-    config.environment["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0"
+    # Any UBSan report fails the test, with a stack to act on.
     config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
 
 config.substitutions.append(("%python", config.python_executable))
