@@ -1,0 +1,84 @@
+//===- Float.cpp - IEEE half and bfloat16 conversions ---------------------===//
+
+#include "quantc/Numerics/Float.h"
+
+namespace quantc {
+
+uint16_t fp32ToFp16(float value) {
+  uint32_t bits = floatBits(value);
+  auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  uint32_t magnitude = bits & 0x7FFFFFFFu;
+
+  if (magnitude > 0x7F800000u) // NaN
+    return sign | 0x7E00u;
+  // At or above 65520 (half-way between the largest half, 65504, and the
+  // next power of two) rounding to nearest even gives infinity.
+  if (magnitude >= 0x477FF000u)
+    return sign | 0x7C00u;
+
+  int32_t exponent = static_cast<int32_t>(magnitude >> 23) - 127;
+  if (exponent >= -14) {
+    // Normal half: drop 13 mantissa bits with round-to-nearest-even. A carry
+    // out of the mantissa correctly bumps the exponent.
+    uint32_t rebased = magnitude - (112u << 23); // exponent bias 127 -> 15
+    uint32_t half = rebased >> 13;
+    uint32_t rest = rebased & 0x1FFFu;
+    if (rest > 0x1000u || (rest == 0x1000u && (half & 1u)))
+      ++half;
+    return sign | static_cast<uint16_t>(half);
+  }
+  // Subnormal half (or zero): value = m * 2^-24 with m < 1024.
+  if (exponent < -25) // below half of the smallest subnormal: rounds to zero
+    return sign;
+  uint32_t mantissa = (magnitude & 0x7FFFFFu) | 0x800000u; // implicit one
+  int shift = -exponent - 1; // 14..24 more bits to drop than a normal
+  uint32_t half = mantissa >> shift;
+  uint32_t rest = mantissa & ((1u << shift) - 1u);
+  uint32_t halfway = 1u << (shift - 1);
+  if (rest > halfway || (rest == halfway && (half & 1u)))
+    ++half;
+  return sign | static_cast<uint16_t>(half);
+}
+
+float fp16ToFp32(uint16_t bits) {
+  uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  uint32_t exponent = (bits >> 10) & 0x1Fu;
+  uint32_t mantissa = bits & 0x3FFu;
+  if (exponent == 0x1Fu) // inf / NaN, payload kept
+    return floatFromBits(sign | 0x7F800000u | (mantissa << 13));
+  if (exponent != 0)
+    return floatFromBits(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  // Zero or subnormal: m * 2^-24, exact in float.
+  float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
+  return floatFromBits(sign | floatBits(magnitude));
+}
+
+uint16_t fp32ToBf16(float value) {
+  uint32_t bits = floatBits(value);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) // NaN: keep sign, force quiet
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  uint32_t roundingBias = 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>((bits + roundingBias) >> 16);
+}
+
+void fp32ToFp16Row(const float *src, uint16_t *dst, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    dst[i] = fp32ToFp16(src[i]);
+}
+
+void fp16ToFp32Row(const uint16_t *src, float *dst, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    dst[i] = fp16ToFp32(src[i]);
+}
+
+void fp32ToBf16Row(const float *src, uint16_t *dst, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    dst[i] = fp32ToBf16(src[i]);
+}
+
+void bf16ToFp32Row(const uint16_t *src, float *dst, int64_t count) {
+  for (int64_t i = 0; i < count; ++i)
+    dst[i] = bf16ToFp32(src[i]);
+}
+
+} // namespace quantc
