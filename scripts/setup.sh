@@ -8,6 +8,8 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
   # build
   cmake ninja-build ccache python3
+  # JSON for manifests, reports and golden data
+  nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # clang 22 sanitizer runtimes for scripts/test.sh --sanitize

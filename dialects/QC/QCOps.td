@@ -61,7 +61,9 @@ def QC_QuantizeOp : QC_Op<"quantize", [Pure]> {
 
     - a tensor of upstream `!quant.uniform` (per-tensor, per-axis or
       sub-channel; 2 to 8 bit integer storage):
-      `q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax)`;
+      `q = clamp(zero_point + round_half_even(x * (1 / scale)), qmin, qmax)`
+      in f32, as PyTorch's `quantize_per_tensor` computes it
+      (`quantc::quantizeAffine` in `lib/Numerics/Affine.h`);
     - `!qc.packed<..., FORMAT>`: the llama.cpp block format's quantizer,
       byte for byte as GGUF stores it. `importance` is an optional
       per-column importance matrix (llama.cpp's imatrix) for formats that
