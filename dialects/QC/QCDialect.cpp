@@ -12,13 +12,19 @@
 using namespace mlir;
 using namespace mlir::qc;
 
+QUANTC_BEGIN_GENERATED_CODE
 #include "QC/QCOpsDialect.cpp.inc"
+QUANTC_END_GENERATED_CODE
 
+QUANTC_BEGIN_GENERATED_CODE
 #define GET_ATTRDEF_CLASSES
 #include "QC/QCOpsAttrs.cpp.inc"
+QUANTC_END_GENERATED_CODE
 
+QUANTC_BEGIN_GENERATED_CODE
 #define GET_TYPEDEF_CLASSES
 #include "QC/QCOpsTypes.cpp.inc"
+QUANTC_END_GENERATED_CODE
 
 void QCDialect::initialize() {
   addAttributes<

@@ -3,6 +3,7 @@
 #ifndef QC_QCDIALECT_H
 #define QC_QCDIALECT_H
 
+#include "quantc/Support/GeneratedCode.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -27,12 +28,18 @@ FailureOr<::quantc::Format> parseFormat(AsmParser &parser);
 void printFormat(AsmPrinter &printer, ::quantc::Format format);
 } // namespace mlir::qc
 
+QUANTC_BEGIN_GENERATED_CODE
 #include "QC/QCOpsDialect.h.inc"
+QUANTC_END_GENERATED_CODE
 
+QUANTC_BEGIN_GENERATED_CODE
 #define GET_ATTRDEF_CLASSES
 #include "QC/QCOpsAttrs.h.inc"
+QUANTC_END_GENERATED_CODE
 
+QUANTC_BEGIN_GENERATED_CODE
 #define GET_TYPEDEF_CLASSES
 #include "QC/QCOpsTypes.h.inc"
+QUANTC_END_GENERATED_CODE
 
 #endif // QC_QCDIALECT_H

@@ -12,8 +12,10 @@
 using namespace mlir;
 using namespace mlir::qc;
 
+QUANTC_BEGIN_GENERATED_CODE
 #define GET_OP_CLASSES
 #include "QC/QCOps.cpp.inc"
+QUANTC_END_GENERATED_CODE
 
 //===----------------------------------------------------------------------===//
 // Shared verification of quantization parameters against a tensor shape

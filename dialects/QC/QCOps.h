@@ -8,6 +8,7 @@
 #ifndef QC_QCOPS_H
 #define QC_QCOPS_H
 
+#include "quantc/Support/GeneratedCode.h"
 #include "QC/QCDialect.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/OpDefinition.h"
@@ -26,7 +27,9 @@ LogicalResult verifyUniformQuantization(function_ref<InFlightDiagnostic()> emitE
                                         Type quantType);
 } // namespace mlir::qc
 
+QUANTC_BEGIN_GENERATED_CODE
 #define GET_OP_CLASSES
 #include "QC/QCOps.h.inc"
+QUANTC_END_GENERATED_CODE
 
 #endif // QC_QCOPS_H

@@ -111,7 +111,8 @@ void quantizeGroups(const float *data, int64_t rows, int64_t cols,
 }
 
 void dequantizeGroups(const uint8_t *codes, int64_t rows, int64_t cols,
-                      int64_t groupSize, const std::vector<AffineParams> &params,
+                      int64_t groupSize,
+                      const std::vector<AffineParams> &params,
                       const AffineScheme &scheme, float *out) {
   int64_t group = effectiveGroup(cols, groupSize);
   int64_t groupsPerRow = (cols + group - 1) / group;
@@ -120,7 +121,8 @@ void dequantizeGroups(const uint8_t *codes, int64_t rows, int64_t cols,
     for (int64_t c = 0; c < cols; ++c) {
       uint8_t code = codes[r * cols + c];
       int32_t q = scheme.isSigned ? static_cast<int8_t>(code) : code;
-      out[r * cols + c] = dequantizeAffine(q, params[r * groupsPerRow + c / group]);
+      out[r * cols + c] =
+          dequantizeAffine(q, params[r * groupsPerRow + c / group]);
     }
 }
 

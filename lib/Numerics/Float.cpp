@@ -2,6 +2,8 @@
 
 #include "quantc/Numerics/Float.h"
 
+#include "BitRounding.h"
+
 namespace quantc {
 
 uint16_t fp32ToFp16(float value) {
@@ -18,26 +20,18 @@ uint16_t fp32ToFp16(float value) {
 
   int32_t exponent = static_cast<int32_t>(magnitude >> 23) - 127;
   if (exponent >= -14) {
-    // Normal half: drop 13 mantissa bits with round-to-nearest-even. A carry
-    // out of the mantissa correctly bumps the exponent.
+    // Normal half: drop 13 mantissa bits.
     uint32_t rebased = magnitude - (112u << 23); // exponent bias 127 -> 15
-    uint32_t half = rebased >> 13;
-    uint32_t rest = rebased & 0x1FFFu;
-    if (rest > 0x1000u || (rest == 0x1000u && (half & 1u)))
-      ++half;
-    return sign | static_cast<uint16_t>(half);
+    return sign |
+           static_cast<uint16_t>(detail::shiftRightRoundEven(rebased, 13));
   }
   // Subnormal half (or zero): value = m * 2^-24 with m < 1024.
   if (exponent < -25) // below half of the smallest subnormal: rounds to zero
     return sign;
   uint32_t mantissa = (magnitude & 0x7FFFFFu) | 0x800000u; // implicit one
-  int shift = -exponent - 1; // 14..24 more bits to drop than a normal
-  uint32_t half = mantissa >> shift;
-  uint32_t rest = mantissa & ((1u << shift) - 1u);
-  uint32_t halfway = 1u << (shift - 1);
-  if (rest > halfway || (rest == halfway && (half & 1u)))
-    ++half;
-  return sign | static_cast<uint16_t>(half);
+  int shift = -exponent - 1; // 14..24 bits to drop
+  return sign |
+         static_cast<uint16_t>(detail::shiftRightRoundEven(mantissa, shift));
 }
 
 float fp16ToFp32(uint16_t bits) {

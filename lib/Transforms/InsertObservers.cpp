@@ -10,8 +10,10 @@
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::qc {
+QUANTC_BEGIN_GENERATED_CODE
 #define GEN_PASS_DEF_QCINSERTOBSERVERS
 #include "quantc/Transforms/Passes.h.inc"
+QUANTC_END_GENERATED_CODE
 } // namespace mlir::qc
 
 using namespace mlir;

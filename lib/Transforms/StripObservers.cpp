@@ -3,8 +3,10 @@
 #include "quantc/Transforms/Passes.h"
 
 namespace mlir::qc {
+QUANTC_BEGIN_GENERATED_CODE
 #define GEN_PASS_DEF_QCSTRIPOBSERVERS
 #include "quantc/Transforms/Passes.h.inc"
+QUANTC_END_GENERATED_CODE
 } // namespace mlir::qc
 
 using namespace mlir;

@@ -84,7 +84,8 @@ void quantizeGroups(const float *data, int64_t rows, int64_t cols,
                     int64_t groupSize, const std::vector<AffineParams> &params,
                     const AffineScheme &scheme, uint8_t *codes);
 void dequantizeGroups(const uint8_t *codes, int64_t rows, int64_t cols,
-                      int64_t groupSize, const std::vector<AffineParams> &params,
+                      int64_t groupSize,
+                      const std::vector<AffineParams> &params,
                       const AffineScheme &scheme, float *out);
 
 } // namespace quantc

@@ -99,7 +99,8 @@ TEST(Affine, RoundTripErrorIsAtMostHalfAStep) {
       ASSERT_TRUE(p);
       IntRange r = storageRange(scheme);
       for (float x : data) {
-        float lo = dequantizeAffine(r.min, *p), hi = dequantizeAffine(r.max, *p);
+        float lo = dequantizeAffine(r.min, *p),
+              hi = dequantizeAffine(r.max, *p);
         if (x < lo || x > hi)
           continue; // clipped by the grid (symmetric int grids lose +max)
         float y = dequantizeAffine(quantizeAffine(x, *p, r), *p);
@@ -112,8 +113,8 @@ TEST(Affine, RoundTripErrorIsAtMostHalfAStep) {
 
 TEST(Affine, GroupsAlongRowsWithARaggedTail) {
   // 2 rows x 5 columns, groups of 2: 3 groups per row, the last of width 1.
-  float data[] = {0.0f, 1.0f, -2.0f, 2.0f, 4.0f, //
-                  1.0f, 1.0f, 0.5f, -0.5f, -8.0f};
+  float data[] = {0.0f, 1.0f, -2.0f, 2.0f,  4.0f, //
+                  1.0f, 1.0f, 0.5f,  -0.5f, -8.0f};
   AffineScheme scheme{4, true, true};
   auto params = computeGroupParams(data, 2, 5, 2, scheme);
   ASSERT_TRUE(params);
@@ -164,10 +165,9 @@ TEST(Affine, MatchesPyTorchObservers) {
                   input->begin() + (row + 1) * test::kGgmlCols);
     auto numRows = static_cast<int64_t>(c["rows"].size());
     bool perChannel = observer == "PerChannelMinMaxObserver";
-    auto params = computeGroupParams(rows.data(), perChannel ? numRows : 1,
-                                     perChannel ? test::kGgmlCols
-                                                : numRows * test::kGgmlCols,
-                                     0, scheme);
+    auto params = computeGroupParams(
+        rows.data(), perChannel ? numRows : 1,
+        perChannel ? test::kGgmlCols : numRows * test::kGgmlCols, 0, scheme);
     ASSERT_TRUE(params);
     ASSERT_EQ(params->size(), c["scale"].size());
     for (size_t i = 0; i < params->size(); ++i) {
@@ -175,7 +175,8 @@ TEST(Affine, MatchesPyTorchObservers) {
                           std::string(c["dtype"]) + " " + qscheme +
                           (scheme.reduceRange ? " reduce_range" : "");
       EXPECT_EQ((*params)[i].scale, static_cast<float>(c["scale"][i])) << where;
-      EXPECT_EQ((*params)[i].zeroPoint, static_cast<int32_t>(c["zero_point"][i]))
+      EXPECT_EQ((*params)[i].zeroPoint,
+                static_cast<int32_t>(c["zero_point"][i]))
           << where;
     }
     ++checked;

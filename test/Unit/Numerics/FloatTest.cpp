@@ -62,7 +62,8 @@ TEST(Fp16, OverflowUnderflowAndNaN) {
   EXPECT_EQ(fp32ToFp16(65520.0f), 0x7C00) << "tie above max rounds to inf";
   EXPECT_EQ(fp32ToFp16(-1e30f), 0xFC00);
   EXPECT_EQ(fp32ToFp16(std::numeric_limits<float>::infinity()), 0x7C00);
-  EXPECT_EQ(fp32ToFp16(0x1p-25f), 0x0000) << "half the smallest subnormal ties to 0";
+  EXPECT_EQ(fp32ToFp16(0x1p-25f), 0x0000)
+      << "half the smallest subnormal ties to 0";
   EXPECT_EQ(fp32ToFp16(std::nextafter(0x1p-25f, 1.0f)), 0x0001);
   EXPECT_EQ(fp32ToFp16(-1e-30f), 0x8000);
   EXPECT_EQ(fp32ToFp16(std::numeric_limits<float>::quiet_NaN()), 0x7E00);
@@ -108,15 +109,19 @@ void checkGolden(const char *type, uint16_t (*encode)(float),
   ASSERT_EQ(quant->size(), input->size() * 2);
   ASSERT_EQ(deq->size(), input->size());
   for (size_t i = 0; i < input->size(); ++i) {
-    uint16_t expected = static_cast<uint16_t>((*quant)[2 * i] |
-                                              ((*quant)[2 * i + 1] << 8));
+    uint16_t expected =
+        static_cast<uint16_t>((*quant)[2 * i] | ((*quant)[2 * i + 1] << 8));
     ASSERT_EQ(encode((*input)[i]), expected)
         << type << " element " << i << " of " << (*input)[i];
     ASSERT_EQ(floatBits(decode(expected)), floatBits((*deq)[i])) << i;
   }
 }
 
-TEST(Fp16, MatchesLlamaCppGolden) { checkGolden("f16", fp32ToFp16, fp16ToFp32); }
-TEST(Bf16, MatchesLlamaCppGolden) { checkGolden("bf16", fp32ToBf16, bf16ToFp32); }
+TEST(Fp16, MatchesLlamaCppGolden) {
+  checkGolden("f16", fp32ToFp16, fp16ToFp32);
+}
+TEST(Bf16, MatchesLlamaCppGolden) {
+  checkGolden("bf16", fp32ToBf16, bf16ToFp32);
+}
 
 } // namespace
