@@ -1,4 +1,4 @@
-//===- Formats.h - The one table of quantization storage formats -*- C++ -*-===//
+//===- Formats.h - The one table of storage formats -------------*- C++ -*-===//
 //
 // Every storage format quantc knows that is not an upstream `!quant.uniform`
 // element type: IEEE-like floats and llama.cpp's block formats. The dialect,
