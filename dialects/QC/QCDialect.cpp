@@ -1,4 +1,4 @@
-//===- QCDialect.cpp - qc dialect, attributes and types --------------------===//
+//===- QCDialect.cpp - qc dialect, attributes and types -------------------===//
 
 #include "QC/QCOps.h"
 

@@ -1,4 +1,4 @@
-//===- InitAll.h - Register quantc and the upstream pieces it uses -*- C++ -*-===//
+//===- InitAll.h - Register quantc and what it uses -----------*- C++ -*-===//
 
 #ifndef QUANTC_INITALL_H
 #define QUANTC_INITALL_H

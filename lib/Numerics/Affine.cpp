@@ -39,16 +39,16 @@ std::optional<AffineParams> computeAffineParams(float min, float max,
   return AffineParams{scale, std::clamp(zeroPoint, range.min, range.max)};
 }
 
-int32_t quantizeAffine(float x, const AffineParams &params, IntRange range) {
-  float inverseScale = 1.0f / params.scale;
+int32_t quantizeAffineWithInverse(float x, float inverseScale,
+                                  int32_t zeroPoint, IntRange range) {
   float scaled = std::nearbyint(x * inverseScale);
   if (std::isnan(scaled))
-    return std::clamp(params.zeroPoint, range.min, range.max);
+    return std::clamp(zeroPoint, range.min, range.max);
   // Clamp in float first: huge |x| must not overflow the integer conversion.
-  float lo = static_cast<float>(range.min - params.zeroPoint);
-  float hi = static_cast<float>(range.max - params.zeroPoint);
+  float lo = static_cast<float>(range.min - zeroPoint);
+  float hi = static_cast<float>(range.max - zeroPoint);
   scaled = std::clamp(scaled, lo, hi);
-  return params.zeroPoint + static_cast<int32_t>(scaled);
+  return zeroPoint + static_cast<int32_t>(scaled);
 }
 
 std::optional<std::pair<float, float>> finiteMinMax(const float *data,
@@ -103,10 +103,12 @@ void quantizeGroups(const float *data, int64_t rows, int64_t cols,
   assert(static_cast<int64_t>(params.size()) == rows * groupsPerRow);
   IntRange range = storageRange(scheme);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      const AffineParams &p = params[r * groupsPerRow + c / group];
-      codes[r * cols + c] =
-          static_cast<uint8_t>(quantizeAffine(data[r * cols + c], p, range));
+    for (int64_t start = 0; start < cols; start += group) {
+      const AffineParams &p = params[r * groupsPerRow + start / group];
+      float inverseScale = 1.0f / p.scale;
+      for (int64_t c = start, end = std::min(cols, start + group); c < end; ++c)
+        codes[r * cols + c] = static_cast<uint8_t>(quantizeAffineWithInverse(
+            data[r * cols + c], inverseScale, p.zeroPoint, range));
     }
 }
 

@@ -81,6 +81,8 @@ struct InsertObserversPass
   using Base::Base;
 
   void runOnOperation() override {
+    // One pass instance runs over many functions: no observer carries over.
+    observers.clear();
     if (numBins < 0) {
       getOperation().emitError("qc-insert-observers: bins must be >= 0, got ")
           << static_cast<int64_t>(numBins);
@@ -100,10 +102,10 @@ struct InsertObserversPass
                        "tensors, before bufferization");
         return signalPassFailure();
       }
-      std::string site = (getOperation().getSymName() + "/" +
-                          op->getName().stripDialect() + "_" +
-                          Twine(opCounts[op->getName().getStringRef()]++))
-                             .str();
+      std::string site =
+          (getOperation().getSymName() + "/" + op->getName().stripDialect() +
+           "_" + Twine(opCounts[op->getName().getStringRef()]++))
+              .str();
       observeInputs(op, site);
       if (observeResults)
         observeOutputs(op, site);
@@ -117,9 +119,9 @@ private:
       if (!isFloatTensor(value.getType()) || value.getDefiningOp<ObserveOp>())
         continue;
       bool weight = isWeight(value);
-      ObserveGranularity granularity =
-          weight ? weightGranularity.getValue()
-                 : activationGranularity.getValue();
+      ObserveGranularity granularity = weight
+                                           ? weightGranularity.getValue()
+                                           : activationGranularity.getValue();
       if (granularity == ObserveGranularity::None)
         continue;
       std::optional<int64_t> axis;
@@ -161,8 +163,8 @@ private:
         builder, value.getLoc(), value.getType(), value,
         builder.getStringAttr(label),
         axis ? builder.getI64IntegerAttr(*axis) : IntegerAttr(),
-        bins > 0 ? builder.getI64IntegerAttr(bins) : IntegerAttr(),
-        StatsAttr(), TypeAttr());
+        bins > 0 ? builder.getI64IntegerAttr(bins) : IntegerAttr(), StatsAttr(),
+        TypeAttr());
     observers[key] = observe.getResult();
     return observe.getResult();
   }

@@ -1,4 +1,4 @@
-//===- StripObservers.cpp - remove qc.observe ------------------------------===//
+//===- StripObservers.cpp - remove qc.observe -----------------------------===//
 
 #include "quantc/Transforms/Passes.h"
 

@@ -1,4 +1,4 @@
-//===- InitAll.cpp - Registration of what quant-opt knows ------------------===//
+//===- InitAll.cpp - Registration of what quant-opt knows -----------------===//
 
 #include "quantc/InitAll.h"
 

@@ -55,9 +55,16 @@ constexpr float kMinScale = 0x1p-23f;
 std::optional<AffineParams> computeAffineParams(float min, float max,
                                                 const AffineScheme &scheme);
 
-/// clamp(zeroPoint + round_half_even(x * (1 / scale)), qmin, qmax) in float32,
-/// as PyTorch's quantize_per_tensor does. NaN maps to the zero point.
-int32_t quantizeAffine(float x, const AffineParams &params, IntRange range);
+/// clamp(zeroPoint + round_half_even(x * inverseScale), qmin, qmax) in
+/// float32, with inverseScale = 1.0f / scale as PyTorch's quantize_per_tensor
+/// computes it. NaN maps to the zero point. Loops hoist the inverse.
+int32_t quantizeAffineWithInverse(float x, float inverseScale,
+                                  int32_t zeroPoint, IntRange range);
+inline int32_t quantizeAffine(float x, const AffineParams &params,
+                              IntRange range) {
+  return quantizeAffineWithInverse(x, 1.0f / params.scale, params.zeroPoint,
+                                   range);
+}
 /// (q - zeroPoint) * scale in float32.
 inline float dequantizeAffine(int32_t q, const AffineParams &params) {
   return static_cast<float>(q - params.zeroPoint) * params.scale;

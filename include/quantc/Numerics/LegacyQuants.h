@@ -6,15 +6,14 @@
 // (`*_ref`) algorithm, with one the weighted search llama.cpp runs when
 // `ggml_quantize_chunk` gets `quant_weights`.
 //
-// Also the row-codec dispatch (`quantizeRows`/`dequantizeRows`) that other
-// block families (K-quants, IQ4, TQ) plug into. MLIR-free.
+// Registered with the row-codec dispatch of BlockCodecs.h. MLIR-free.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QUANTC_NUMERICS_LEGACYQUANTS_H
 #define QUANTC_NUMERICS_LEGACYQUANTS_H
 
-#include "quantc/Numerics/Formats.h"
+#include "quantc/Numerics/BlockCodecs.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -52,43 +51,8 @@ void dequantizeRowQ8_0(const void *src, float *dst, int64_t n);
 /// Q8_1 values are qs * d; the `s` field is not needed to recover them.
 void dequantizeRowQ8_1(const void *src, float *dst, int64_t n);
 
-//===----------------------------------------------------------------------===//
-// Row-codec dispatch
-//===----------------------------------------------------------------------===//
-
-/// Quantizes one row of `n` elements (a whole number of blocks); returns the
-/// bytes written. `importance` may be null; formats that take none ignore it.
-using QuantizeRowFn = size_t (*)(const float *src, void *dst, int64_t n,
-                                 const float *importance);
-using DequantizeRowFn = void (*)(const void *src, float *dst, int64_t n);
-
-/// A block format's row quantizer and dequantizer.
-struct RowCodec {
-  Format format;
-  QuantizeRowFn quantize;
-  DequantizeRowFn dequantize;
-};
-
 /// The codec of a legacy 32-element format, or null for any other format.
 const RowCodec *getLegacyRowCodec(Format format);
-
-/// The codec of any block format quantc can (de)quantize, or null when it has
-/// none yet. Each family of formats contributes a `get*RowCodec` lookup that
-/// this chains through, so adding a family is one line here.
-const RowCodec *getRowCodec(Format format);
-
-/// Quantizes `rows` rows of `cols` floats each into consecutive GGUF rows, as
-/// `ggml_quantize_chunk` does; `importance` (length `cols`, may be null)
-/// applies to every row. Returns the bytes written, or 0 (writing nothing)
-/// when the format has no codec or `cols` is not a whole number of blocks.
-size_t quantizeRows(Format format, const float *src, void *dst, int64_t rows,
-                    int64_t cols, const float *importance);
-
-/// Dequantizes `rows` GGUF rows of `cols` elements each. Returns false
-/// (writing nothing) when the format has no codec or `cols` is not a whole
-/// number of blocks.
-bool dequantizeRows(Format format, const void *src, float *dst, int64_t rows,
-                    int64_t cols);
 
 } // namespace quantc
 

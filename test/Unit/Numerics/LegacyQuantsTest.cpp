@@ -2,6 +2,8 @@
 
 #include "quantc/Numerics/LegacyQuants.h"
 
+#include "quantc/Numerics/BlockCodecs.h"
+
 #include "quantc/Numerics/Float.h"
 
 #include "Golden.h"
