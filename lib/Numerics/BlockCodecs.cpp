@@ -2,14 +2,53 @@
 
 #include "quantc/Numerics/BlockCodecs.h"
 
+#include "quantc/Numerics/Float.h"
 #include "quantc/Numerics/LegacyQuants.h"
 
+#include <cstring>
 #include <optional>
 
 namespace quantc {
 
+namespace {
+
+// GGUF stores f32, f16 and bf16 tensors row by row like one-element blocks;
+// as codecs they let every tool treat all storage formats alike.
+size_t quantizeRowF32(const float *src, void *dst, int64_t n, const float *) {
+  std::memcpy(dst, src, n * sizeof(float));
+  return n * sizeof(float);
+}
+void dequantizeRowF32(const void *src, float *dst, int64_t n) {
+  std::memcpy(dst, src, n * sizeof(float));
+}
+size_t quantizeRowF16(const float *src, void *dst, int64_t n, const float *) {
+  fp32ToFp16Row(src, static_cast<uint16_t *>(dst), n);
+  return n * sizeof(uint16_t);
+}
+void dequantizeRowF16(const void *src, float *dst, int64_t n) {
+  fp16ToFp32Row(static_cast<const uint16_t *>(src), dst, n);
+}
+size_t quantizeRowBF16(const float *src, void *dst, int64_t n, const float *) {
+  fp32ToBf16Row(src, static_cast<uint16_t *>(dst), n);
+  return n * sizeof(uint16_t);
+}
+void dequantizeRowBF16(const void *src, float *dst, int64_t n) {
+  bf16ToFp32Row(static_cast<const uint16_t *>(src), dst, n);
+}
+
+constexpr RowCodec kFloatCodecs[] = {
+    {Format::F32, quantizeRowF32, dequantizeRowF32},
+    {Format::F16, quantizeRowF16, dequantizeRowF16},
+    {Format::BF16, quantizeRowBF16, dequantizeRowBF16},
+};
+
+} // namespace
+
 const RowCodec *getRowCodec(Format format) {
-  // Other families (K-quants, IQ4, TQ) chain their lookups here.
+  for (const RowCodec &codec : kFloatCodecs)
+    if (codec.format == format)
+      return &codec;
+  // Each block-format family chains its lookup here.
   if (const RowCodec *codec = getLegacyRowCodec(format))
     return codec;
   return nullptr;

@@ -6,6 +6,7 @@
 
 #include "quantc/Numerics/Float.h"
 
+#include "BlockTesting.h"
 #include "Golden.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 using namespace quantc;
+using namespace quantc::test;
 
 namespace {
 
@@ -28,165 +30,11 @@ constexpr Format kLegacyFormats[] = {Format::Q4_0, Format::Q4_1, Format::Q5_0,
 constexpr Format kWeightFormats[] = {Format::Q4_0, Format::Q4_1, Format::Q5_0,
                                      Format::Q5_1, Format::Q8_0};
 
-std::string formatName(Format format) {
-  return std::string(getFormatInfo(format).name);
-}
-
-size_t rowBytes(Format format, int64_t cols) {
-  return static_cast<size_t>(*getFormatInfo(format).rowBytes(cols));
-}
-
-std::vector<uint8_t> quantize(Format format, const std::vector<float> &src,
-                              int64_t rows, int64_t cols,
-                              const float *importance) {
-  std::vector<uint8_t> out(rows * rowBytes(format, cols), 0xA5);
-  size_t written =
-      quantizeRows(format, src.data(), out.data(), rows, cols, importance);
-  EXPECT_EQ(written, out.size()) << formatName(format);
-  return out;
-}
-
-std::vector<float> dequantize(Format format, const std::vector<uint8_t> &src,
-                              int64_t rows, int64_t cols) {
-  std::vector<float> out(rows * cols);
-  EXPECT_TRUE(dequantizeRows(format, src.data(), out.data(), rows, cols));
-  return out;
-}
-
-/// Rows of `cols` values of several shapes, all at unit-ish scale.
-std::vector<float> randomRows(int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  std::exponential_distribution<float> exponential(1.0f);
-  std::vector<float> values(rows * cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      float &v = values[r * cols + c];
-      switch (r % 4) {
-      case 0:
-        v = normal(rng);
-        break;
-      case 1:
-        v = uniform(rng) * 3.0f;
-        break;
-      case 2: // one-sided with occasional outliers
-        v = exponential(rng) * (c % 37 == 0 ? 20.0f : 1.0f);
-        break;
-      default: // offset, so that the affine formats' min matters
-        v = 0.7f + 0.1f * normal(rng);
-        break;
-      }
-    }
-  }
-  return values;
-}
-
 //===----------------------------------------------------------------------===//
-// llama.cpp golden files
+// llama.cpp golden files (the test itself is in BlockGoldenTest.cpp)
 //===----------------------------------------------------------------------===//
 
-struct GoldenCase {
-  Format format;
-  const char *variant; // "plain" or "imatrix"
-};
-
-std::string caseName(const testing::TestParamInfo<GoldenCase> &info) {
-  return formatName(info.param.format) + "_" + info.param.variant;
-}
-
-/// True when manifest.tsv lists this type and variant.
-bool manifestLists(const std::filesystem::path &manifest,
-                   const std::string &type, const std::string &variant,
-                   size_t &bytes) {
-  std::ifstream in(manifest);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string t, v, rows, cols, b;
-    if (!(fields >> t >> v >> rows >> cols >> b))
-      continue;
-    if (t == type && v == variant) {
-      bytes = std::stoull(b);
-      return true;
-    }
-  }
-  return false;
-}
-
-class LegacyGolden : public testing::TestWithParam<GoldenCase> {};
-
-TEST_P(LegacyGolden, QuantizesAndDequantizesLikeLlamaCpp) {
-  const Format format = GetParam().format;
-  const std::string variant = GetParam().variant;
-  const std::string type = formatName(format);
-  const auto dir = test::goldenDir("ggml");
-  const auto manifestPath = dir / "manifest.tsv";
-  const auto inputPath = dir / "input.f32";
-  const auto imatrixPath = dir / "imatrix.f32";
-  const auto quantPath = dir / (type + "." + variant + ".q");
-  const auto deqPath = dir / (type + "." + variant + ".deq.f32");
-  if (!std::filesystem::exists(manifestPath))
-    GTEST_SKIP() << "golden manifest " << manifestPath.string()
-                 << " is absent (../shared/data not beside the checkout)";
-  size_t manifestBytes = 0;
-  if (!manifestLists(manifestPath, type, variant, manifestBytes))
-    GTEST_SKIP() << type << " " << variant << " is not in "
-                 << manifestPath.string();
-  QUANTC_REQUIRE_GOLDEN(input, test::readFloats(inputPath), inputPath);
-  QUANTC_REQUIRE_GOLDEN(golden, test::readBytes(quantPath), quantPath);
-  QUANTC_REQUIRE_GOLDEN(goldenDeq, test::readFloats(deqPath), deqPath);
-  std::optional<std::vector<float>> imatrix;
-  if (variant == "imatrix") {
-    imatrix = test::readFloats(imatrixPath);
-    if (!imatrix)
-      GTEST_SKIP() << "golden file " << imatrixPath.string() << " is absent";
-    ASSERT_EQ(imatrix->size(), size_t(test::kGgmlCols));
-  }
-
-  const int64_t rows = test::kGgmlRows, cols = test::kGgmlCols;
-  const size_t stride = rowBytes(format, cols);
-  const size_t blockBytes = getFormatInfo(format).bytesPerBlock;
-  ASSERT_EQ(input->size(), size_t(rows * cols));
-  ASSERT_EQ(golden->size(), rows * stride);
-  ASSERT_EQ(manifestBytes, golden->size());
-  ASSERT_EQ(goldenDeq->size(), input->size());
-
-  // Quantize: byte for byte, reporting the first differing block and how
-  // many blocks differ in all.
-  std::vector<uint8_t> ours =
-      quantize(format, *input, rows, cols, imatrix ? imatrix->data() : nullptr);
-  size_t differingBlocks = 0, firstDiff = ours.size();
-  for (size_t block = 0; block < ours.size() / blockBytes; ++block) {
-    if (std::memcmp(&ours[block * blockBytes], &(*golden)[block * blockBytes],
-                    blockBytes) != 0) {
-      if (firstDiff == ours.size())
-        firstDiff = block;
-      ++differingBlocks;
-    }
-  }
-  if (differingBlocks != 0) {
-    size_t blocksPerRow = stride / blockBytes;
-    size_t at = firstDiff * blockBytes;
-    while (ours[at] == (*golden)[at])
-      ++at;
-    ADD_FAILURE() << type << " " << variant << ": " << differingBlocks
-                  << " blocks differ; first at row " << firstDiff / blocksPerRow
-                  << " block " << firstDiff % blocksPerRow << " byte "
-                  << at - firstDiff * blockBytes << " (ours 0x" << std::hex
-                  << int(ours[at]) << ", llama.cpp 0x" << int((*golden)[at])
-                  << ")";
-  }
-
-  // Dequantize llama.cpp's bytes: float for float, bit for bit.
-  std::vector<float> deq = dequantize(format, *golden, rows, cols);
-  for (size_t i = 0; i < deq.size(); ++i)
-    ASSERT_EQ(floatBits(deq[i]), floatBits((*goldenDeq)[i]))
-        << type << " " << variant << " row " << i / cols << " column "
-        << i % cols << ": ours " << deq[i] << ", llama.cpp " << (*goldenDeq)[i];
-}
-
-INSTANTIATE_TEST_SUITE_P(LlamaCpp, LegacyGolden,
+INSTANTIATE_TEST_SUITE_P(Legacy, BlockGolden,
                          testing::Values(GoldenCase{Format::Q4_0, "plain"},
                                          GoldenCase{Format::Q4_0, "imatrix"},
                                          GoldenCase{Format::Q4_1, "plain"},
@@ -197,7 +45,7 @@ INSTANTIATE_TEST_SUITE_P(LlamaCpp, LegacyGolden,
                                          GoldenCase{Format::Q5_1, "imatrix"},
                                          GoldenCase{Format::Q8_0, "plain"},
                                          GoldenCase{Format::Q8_0, "imatrix"}),
-                         caseName);
+                         goldenCaseName);
 
 //===----------------------------------------------------------------------===//
 // Properties that need no golden data

@@ -1,0 +1,97 @@
+//===- BlockTesting.h - shared helpers of the block-format tests -*- C++ -*-===//
+//
+// Quantize/dequantize wrappers over the row-codec dispatch, random rows of
+// several shapes, and the llama.cpp golden-file fixture that each format
+// family instantiates with its own formats (BlockGoldenTest.cpp holds the
+// test body).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTC_TEST_UNIT_NUMERICS_BLOCKTESTING_H
+#define QUANTC_TEST_UNIT_NUMERICS_BLOCKTESTING_H
+
+#include "quantc/Numerics/BlockCodecs.h"
+#include "quantc/Numerics/Formats.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace quantc::test {
+
+inline std::string formatName(Format format) {
+  return std::string(getFormatInfo(format).name);
+}
+
+inline size_t rowBytes(Format format, int64_t cols) {
+  return static_cast<size_t>(*getFormatInfo(format).rowBytes(cols));
+}
+
+inline std::vector<uint8_t> quantize(Format format, const std::vector<float> &src,
+                              int64_t rows, int64_t cols,
+                              const float *importance) {
+  std::vector<uint8_t> out(rows * rowBytes(format, cols), 0xA5);
+  size_t written =
+      quantizeRows(format, src.data(), out.data(), rows, cols, importance);
+  EXPECT_EQ(written, out.size()) << formatName(format);
+  return out;
+}
+
+inline std::vector<float> dequantize(Format format, const std::vector<uint8_t> &src,
+                              int64_t rows, int64_t cols) {
+  std::vector<float> out(rows * cols);
+  EXPECT_TRUE(dequantizeRows(format, src.data(), out.data(), rows, cols));
+  return out;
+}
+
+/// Rows of `cols` values of several shapes, all at unit-ish scale.
+inline std::vector<float> randomRows(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::exponential_distribution<float> exponential(1.0f);
+  std::vector<float> values(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      float &v = values[r * cols + c];
+      switch (r % 4) {
+      case 0:
+        v = normal(rng);
+        break;
+      case 1:
+        v = uniform(rng) * 3.0f;
+        break;
+      case 2: // one-sided with occasional outliers
+        v = exponential(rng) * (c % 37 == 0 ? 20.0f : 1.0f);
+        break;
+      default: // offset, so that the affine formats' min matters
+        v = 0.7f + 0.1f * normal(rng);
+        break;
+      }
+    }
+  }
+  return values;
+}
+
+/// One llama.cpp golden tensor: `TYPE.VARIANT.q` and `TYPE.VARIANT.deq.f32`.
+struct GoldenCase {
+  Format format;
+  const char *variant; // "plain" or "imatrix"
+};
+
+inline std::string goldenCaseName(const testing::TestParamInfo<GoldenCase> &info) {
+  return formatName(info.param.format) + "_" + info.param.variant;
+}
+
+/// Quantizes golden/ggml/input.f32 and compares with llama.cpp's bytes, and
+/// dequantizes those bytes and compares bit for bit. Instantiate it with
+/// INSTANTIATE_TEST_SUITE_P(Family, BlockGolden, testing::Values(...),
+/// goldenCaseName).
+class BlockGolden : public testing::TestWithParam<GoldenCase> {};
+
+} // namespace quantc::test
+
+#endif // QUANTC_TEST_UNIT_NUMERICS_BLOCKTESTING_H
