@@ -1,4 +1,5 @@
-//===- BlockTesting.h - shared helpers of the block-format tests -*- C++ -*-===//
+//===- BlockTesting.h - shared helpers of the block-format tests -*- C++
+//-*-===//
 //
 // Quantize/dequantize wrappers over the row-codec dispatch, random rows of
 // several shapes, and the llama.cpp golden-file fixture that each format
@@ -30,9 +31,10 @@ inline size_t rowBytes(Format format, int64_t cols) {
   return static_cast<size_t>(*getFormatInfo(format).rowBytes(cols));
 }
 
-inline std::vector<uint8_t> quantize(Format format, const std::vector<float> &src,
-                              int64_t rows, int64_t cols,
-                              const float *importance) {
+inline std::vector<uint8_t> quantize(Format format,
+                                     const std::vector<float> &src,
+                                     int64_t rows, int64_t cols,
+                                     const float *importance) {
   std::vector<uint8_t> out(rows * rowBytes(format, cols), 0xA5);
   size_t written =
       quantizeRows(format, src.data(), out.data(), rows, cols, importance);
@@ -40,15 +42,17 @@ inline std::vector<uint8_t> quantize(Format format, const std::vector<float> &sr
   return out;
 }
 
-inline std::vector<float> dequantize(Format format, const std::vector<uint8_t> &src,
-                              int64_t rows, int64_t cols) {
+inline std::vector<float> dequantize(Format format,
+                                     const std::vector<uint8_t> &src,
+                                     int64_t rows, int64_t cols) {
   std::vector<float> out(rows * cols);
   EXPECT_TRUE(dequantizeRows(format, src.data(), out.data(), rows, cols));
   return out;
 }
 
 /// Rows of `cols` values of several shapes, all at unit-ish scale.
-inline std::vector<float> randomRows(int64_t rows, int64_t cols, uint32_t seed) {
+inline std::vector<float> randomRows(int64_t rows, int64_t cols,
+                                     uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
@@ -82,7 +86,8 @@ struct GoldenCase {
   const char *variant; // "plain" or "imatrix"
 };
 
-inline std::string goldenCaseName(const testing::TestParamInfo<GoldenCase> &info) {
+inline std::string
+goldenCaseName(const testing::TestParamInfo<GoldenCase> &info) {
   return formatName(info.param.format) + "_" + info.param.variant;
 }
 
