@@ -28,9 +28,11 @@ inline constexpr int8_t kIQ4Levels[16] = {
 // Row quantizers. `n` must be a multiple of the block size (32 for IQ4_NL,
 // 256 for IQ4_XS); `dst` receives the blocks in GGUF layout. `importance`,
 // when not null, holds one non-negative weight per element of the row
-// (llama.cpp's imatrix column weights); either way the scale search runs
-// with llama.cpp's seven steps either side of the largest value. Each
-// returns the number of bytes written.
+// (llama.cpp's imatrix column weights) and weights the error the scale
+// search minimises; without it the weights are x^2. Either way the search
+// is the one `ggml_quantize_chunk` runs (15 trial scales), not the shorter
+// one of llama.cpp's `quantize_row_iq4_nl_ref`. Each returns the number of
+// bytes written.
 size_t quantizeRowIQ4_NL(const float *src, void *dst, int64_t n,
                          const float *importance);
 size_t quantizeRowIQ4_XS(const float *src, void *dst, int64_t n,
