@@ -3,7 +3,9 @@
 #include "quantc/Numerics/BlockCodecs.h"
 
 #include "quantc/Numerics/Float.h"
+#include "quantc/Numerics/IQuants.h"
 #include "quantc/Numerics/LegacyQuants.h"
+#include "quantc/Numerics/TernaryQuants.h"
 
 #include <cstring>
 #include <optional>
@@ -50,6 +52,10 @@ const RowCodec *getRowCodec(Format format) {
       return &codec;
   // Each block-format family chains its lookup here.
   if (const RowCodec *codec = getLegacyRowCodec(format))
+    return codec;
+  if (const RowCodec *codec = getIQuantRowCodec(format))
+    return codec;
+  if (const RowCodec *codec = getTernaryRowCodec(format))
     return codec;
   return nullptr;
 }
