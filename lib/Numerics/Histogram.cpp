@@ -17,7 +17,8 @@
 namespace quantc {
 
 std::optional<Histogram> buildHistogram(const float *data, int64_t count,
-                                        int64_t bins) {
+                                        int64_t bins,
+                                        HistogramBinning binning) {
   if (bins < 1)
     return std::nullopt;
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
@@ -33,17 +34,30 @@ std::optional<Histogram> buildHistogram(const float *data, int64_t count,
   histogram.min = lo;
   histogram.max = hi;
   histogram.counts.assign(bins, 0.0f);
-  const float width = hi - lo;
+
+  // The edges torch.histc bins over: the range itself, or PyTorch 1.13's
+  // truncated one. histc widens a zero-width range by one either side.
+  float left = lo, right = hi;
+  if (binning == HistogramBinning::PyTorch113) {
+    left = std::trunc(lo);
+    right = std::trunc(hi);
+    if (left == right) {
+      left = lo;
+      right = hi;
+    }
+  }
+  if (left == right) {
+    left -= 1.0f;
+    right += 1.0f;
+  }
+  const float width = right - left;
   for (int64_t i = 0; i < count; ++i) {
     const float x = data[i];
-    if (!std::isfinite(x))
+    if (!(x >= left && x <= right))
       continue;
-    // torch.histc's linear-interpolation binning; a zero-width range puts
-    // everything in bin 0, as PyTorch's does (0 * bins / 0 is NaN -> 0).
-    int64_t bin = 0;
-    if (width > 0)
-      bin = static_cast<int64_t>((x - lo) * static_cast<float>(bins) / width);
-    histogram.counts[std::clamp<int64_t>(bin, 0, bins - 1)] += 1.0f;
+    const auto bin =
+        static_cast<int64_t>((x - left) * static_cast<float>(bins) / width);
+    histogram.counts[std::min(bin, bins - 1)] += 1.0f;
   }
   return histogram;
 }

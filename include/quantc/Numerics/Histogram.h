@@ -16,8 +16,8 @@
 
 namespace quantc {
 
-/// Equal-width bins over [min, max]; counts are float32 as in PyTorch, exact
-/// up to 2^24 values per bin.
+/// Equal-width bins nominally over [min, max]; counts are float32 as in
+/// PyTorch, exact up to 2^24 values per bin.
 struct Histogram {
   float min = 0;
   float max = 0;
@@ -28,12 +28,25 @@ struct Histogram {
   }
 };
 
-/// Histogram of the finite values of `data` over their own [min, max],
-/// binned as torch.histc does (bin = trunc((x - min) * bins / (max - min)),
-/// the top edge in the last bin). Non-finite values are skipped. Returns
-/// nullopt when `bins` < 1 or no value is finite.
-std::optional<Histogram> buildHistogram(const float *data, int64_t count,
-                                        int64_t bins);
+/// Where the bins of buildHistogram lie.
+enum class HistogramBinning {
+  /// Over the values' own [min, max]: what the range search assumes.
+  DataRange,
+  /// PyTorch 1.13's HistogramObserver: torch.histc over [trunc(min),
+  /// trunc(max)] (its `int()` cast, pytorch/pytorch#83672), falling back to
+  /// [min, max] when both truncate alike, while the search still reads the
+  /// bins as spanning [min, max]. Values outside the truncated range are
+  /// dropped. Only for reproducing PyTorch's qparams.
+  PyTorch113,
+};
+
+/// Histogram of the finite values of `data`, binned as torch.histc does
+/// (bin = trunc((x - lo) * bins / (hi - lo)), the top edge in the last bin),
+/// with `min`/`max` the values' own range. Non-finite values are skipped.
+/// Returns nullopt when `bins` < 1 or no value is finite.
+std::optional<Histogram>
+buildHistogram(const float *data, int64_t count, int64_t bins,
+               HistogramBinning binning = HistogramBinning::DataRange);
 
 /// PyTorch HistogramObserver's clipping-range search: trims the tail whose
 /// quantile step moves more bins, 1e-5 of the mass at a time, while the

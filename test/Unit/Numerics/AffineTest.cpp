@@ -154,7 +154,7 @@ TEST(Affine, MatchesPyTorchObservers) {
   for (const auto &c : golden["cases"]) {
     std::string observer = c["observer"], qscheme = c["qscheme"];
     if (observer == "HistogramObserver")
-      continue; // a calibration method (range search), not this math
+      continue; // its range search: HistogramTest.cpp
     AffineScheme scheme;
     scheme.isSigned = c["dtype"] == "qint8";
     scheme.symmetric = qscheme.find("symmetric") != std::string::npos;

@@ -11,10 +11,8 @@
 
 #include <cmath>
 #include <fstream>
-#include <iostream>
 #include <limits>
 #include <random>
-#include <set>
 #include <string>
 
 using namespace quantc;
@@ -46,14 +44,32 @@ TEST(Histogram, SkipsNonFiniteValuesAndRefusesEmptyInput) {
   EXPECT_FALSE(buildHistogram(values, 5, 0));
 }
 
+// torch.histc widens a zero-width range by one either side, so a constant
+// lands in the middle bin; the range stays the constant.
 TEST(Histogram, ConstantInputIsOneBinAndKeepsItsRange) {
   std::vector<float> values(100, 0.25f);
   auto histogram = buildHistogram(values.data(), values.size(), 16);
   ASSERT_TRUE(histogram);
-  EXPECT_EQ(histogram->counts[0], 100.0f);
+  EXPECT_EQ(histogram->counts[8], 100.0f);
   auto [lo, hi] = searchRangeL2(*histogram, 256);
   EXPECT_EQ(lo, 0.25f);
   EXPECT_EQ(hi, 0.25f);
+}
+
+// PyTorch 1.13 bins over the truncated range [-1, 2] and drops what lies
+// outside it, while the histogram still claims the data's range.
+TEST(Histogram, PyTorch113BinsOverTheTruncatedRange) {
+  const float values[] = {-1.5f, -1.0f, 0.0f, 0.5f, 1.9f, 2.0f, 2.7f};
+  auto histogram = buildHistogram(values, 7, 3, HistogramBinning::PyTorch113);
+  ASSERT_TRUE(histogram);
+  EXPECT_EQ(histogram->min, -1.5f);
+  EXPECT_EQ(histogram->max, 2.7f);
+  EXPECT_EQ(histogram->counts, (std::vector<float>{1, 2, 2}));
+  // Both ends truncating to 0 fall back to the data's own range.
+  const float small[] = {-0.5f, 0.25f, 0.5f};
+  histogram = buildHistogram(small, 3, 2, HistogramBinning::PyTorch113);
+  ASSERT_TRUE(histogram);
+  EXPECT_EQ(histogram->counts, (std::vector<float>{1, 2}));
 }
 
 // Uniform data has no tail worth cutting: the search keeps the whole range.
@@ -94,15 +110,8 @@ TEST(Histogram, L2SearchTrimsLongTailsOnly) {
 
 // PyTorch 1.13's HistogramObserver on the golden input: one forward call
 // over the listed rows, then calculate_qparams. Same scale as float32, same
-// zero point.
-//
-// Known divergence: for the three cases whose rows hold isolated outliers
-// (outliers, real, chan_outliers) the golden ranges end between empty bins
-// of the one-call histogram, where the search's quantile steps cannot stop,
-// and clip far more than the L2 estimate accepts; a float64 re-derivation
-// of PyTorch's code stops where this does. Those six results are listed
-// here and reported, and the test fails if they start to match so that the
-// list stays true.
+// zero point. Three of the seven inputs reach outside [-1, 1], where 1.13's
+// truncated histc range (HistogramBinning::PyTorch113) changes the result.
 TEST(Histogram, MatchesPyTorchHistogramObserver) {
   auto jsonPath = test::goldenDir("observers") / "observers.json";
   auto inputPath = test::goldenDir("ggml") / "input.f32";
@@ -112,7 +121,7 @@ TEST(Histogram, MatchesPyTorchHistogramObserver) {
   QUANTC_REQUIRE_GOLDEN(input, test::readFloats(inputPath), inputPath);
   const std::set<std::string> divergent = {"outliers", "real", "chan_outliers"};
   nlohmann::json golden = nlohmann::json::parse(jsonFile);
-  int matched = 0, diverged = 0;
+  int checked = 0;
   for (const auto &c : golden["cases"]) {
     if (c["observer"] != "HistogramObserver")
       continue;
@@ -125,7 +134,8 @@ TEST(Histogram, MatchesPyTorchHistogramObserver) {
     for (int64_t row : c["rows"])
       rows.insert(rows.end(), input->begin() + row * test::kGgmlCols,
                   input->begin() + (row + 1) * test::kGgmlCols);
-    auto histogram = buildHistogram(rows.data(), rows.size(), 2048);
+    auto histogram = buildHistogram(rows.data(), rows.size(), 2048,
+                                    HistogramBinning::PyTorch113);
     ASSERT_TRUE(histogram);
     // dst_nbins = 2^bits of the dtype, whatever reduce_range says.
     auto [lo, hi] = searchRangeL2(*histogram, 256);
@@ -136,20 +146,11 @@ TEST(Histogram, MatchesPyTorchHistogramObserver) {
         name + " " + std::string(c["dtype"]) + " " + qscheme;
     const auto goldenScale = static_cast<float>(c["scale"][0]);
     const auto goldenZeroPoint = static_cast<int32_t>(c["zero_point"][0]);
-    if (divergent.count(name)) {
-      EXPECT_NE(params->scale, goldenScale) << where << " now matches";
-      std::cout << "[ known    ] " << where << ": scale " << params->scale
-                << " zp " << params->zeroPoint << ", PyTorch " << goldenScale
-                << " zp " << goldenZeroPoint << "\n";
-      ++diverged;
-      continue;
-    }
     EXPECT_EQ(params->scale, goldenScale) << where;
     EXPECT_EQ(params->zeroPoint, goldenZeroPoint) << where;
-    ++matched;
+    ++checked;
   }
-  EXPECT_EQ(matched, 8);
-  EXPECT_EQ(diverged, 6);
+  EXPECT_EQ(checked, 14);
 }
 
 } // namespace
