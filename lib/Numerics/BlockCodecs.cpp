@@ -3,6 +3,7 @@
 #include "quantc/Numerics/BlockCodecs.h"
 
 #include "quantc/Numerics/Float.h"
+#include "quantc/Numerics/KQuants.h"
 #include "quantc/Numerics/LegacyQuants.h"
 
 #include <cstring>
@@ -50,6 +51,8 @@ const RowCodec *getRowCodec(Format format) {
       return &codec;
   // Each block-format family chains its lookup here.
   if (const RowCodec *codec = getLegacyRowCodec(format))
+    return codec;
+  if (const RowCodec *codec = getKQuantRowCodec(format))
     return codec;
   return nullptr;
 }

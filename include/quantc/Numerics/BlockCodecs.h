@@ -1,8 +1,8 @@
 //===- BlockCodecs.h - row codecs of the block formats ----------*- C++ -*-===//
 //
 // One dispatch from a block format to its row quantizer and dequantizer.
-// The float formats and each family of block formats (LegacyQuants.h;
-// K-quants, IQ4, TQ next) provide lookups that getRowCodec chains through.
+// The float formats and each family of block formats (LegacyQuants.h,
+// KQuants.h; IQ4, TQ next) provide lookups that getRowCodec chains through.
 // MLIR-free.
 //
 //===----------------------------------------------------------------------===//

@@ -1,0 +1,86 @@
+//===- KQuantsSearch.h - scale searches of the K-quants ---------*- C++ -*-===//
+//
+// Internal to lib/Numerics: the per-group scale searches that llama.cpp's
+// K-quant quantizers share, and the scalar helpers they are built from.
+// Each search reproduces ggml's float operations in ggml's order, so the
+// codes and scales it returns are bit for bit those of llama.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTC_LIB_NUMERICS_KQUANTSSEARCH_H
+#define QUANTC_LIB_NUMERICS_KQUANTSSEARCH_H
+
+#include "quantc/Numerics/Float.h"
+
+#include <cstdint>
+
+namespace quantc::kquants {
+
+/// Elements per K-quant super-block.
+constexpr int kSuperBlock = 256;
+
+/// Groups whose largest magnitude is below this are stored as all zeros.
+constexpr float kGroupMaxEps = 1e-15f;
+
+/// Round to nearest (ties to even) via the float adder: adding 1.5 * 2^23
+/// leaves the rounded integer in the low mantissa bits. ggml rounds this
+/// way throughout the K-quants; out-of-range inputs wrap exactly as in ggml.
+inline int nearestInt(float value) {
+  float shifted = value + 12582912.0f;
+  return static_cast<int>(floatBits(shifted) & 0x007FFFFFu) - 0x00400000;
+}
+
+inline int clampInt(int value, int lo, int hi) {
+  return value < lo ? lo : (value > hi ? hi : value);
+}
+
+inline void storeHalf(uint8_t *p, float value) {
+  uint16_t bits = fp32ToFp16(value);
+  p[0] = static_cast<uint8_t>(bits);
+  p[1] = static_cast<uint8_t>(bits >> 8);
+}
+
+inline float loadHalf(const uint8_t *p) {
+  return fp16ToFp32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
+}
+
+/// Symmetric codes for `n` values minimising the weighted squared error,
+/// ggml's `make_qx_quants` with rmse_type 1: tries the scales
+/// -(nmax + 0.1 k) / max for k in [-9, 9] and keeps the best least-squares
+/// fit. `weight` null means x^2. Writes codes in [0, 2 nmax) (value =
+/// scale * (code - nmax)); returns the scale, 0 for a negligible group.
+float fitSymmetric(int n, int nmax, const float *x, const float *weight,
+                   int8_t *codes);
+
+/// ggml's `make_q3_quants` with rmse refinement (weights x^2): the
+/// scale -max / nmax, then up to five passes moving single codes while that
+/// improves the least-squares fit. Codes in [0, 2 nmax).
+float fitSymmetricRefined(int n, int nmax, const float *x, int8_t *codes);
+
+/// Which of ggml's affine searches to reproduce. They differ only in how
+/// degenerate groups are detected and how out-of-range trial codes clamp.
+enum class AffineSearch {
+  MinMax,  // make_qkx2_quants (reference quantizers)
+  Clamped, // make_qkx3_quants (importance-matrix quantizers)
+};
+
+/// Affine codes in [0, nmax] for `n` values, minimising the weighted error
+/// (absolute when `useMad`, else squared) of scale * code - offset: starts
+/// from the min/max fit, then tries nstep + 1 inverse scales
+/// (nmax + rmin + rdelta k) / (max - min), solving the weighted least
+/// squares for scale and min each time. Returns the scale and sets
+/// `negMin` to the non-negative offset subtracted on dequantization.
+float fitAffine(AffineSearch variant, int n, int nmax, const float *x,
+                const float *weight, uint8_t *codes, float &negMin, float rmin,
+                float rdelta, int nstep, bool useMad);
+
+/// Non-negative codes in [0, nmax] for `n` non-negative values (a
+/// super-block's sub-block scales or mins), ggml's `make_qp_quants`: the
+/// best of nine scales near max / nmax, then refinement passes as in
+/// fitSymmetricRefined, weighted by `weight`. Returns the scale.
+float fitUnsigned(int n, int nmax, const float *x, const float *weight,
+                  uint8_t *codes);
+
+} // namespace quantc::kquants
+
+#endif // QUANTC_LIB_NUMERICS_KQUANTSSEARCH_H
