@@ -29,13 +29,6 @@ namespace {
 
 using namespace kquants;
 
-constexpr int kSuperBlockBytesQ2_K = 84;
-constexpr int kSuperBlockBytesQ3_K = 110;
-constexpr int kSuperBlockBytesQ4_K = 144;
-constexpr int kSuperBlockBytesQ5_K = 176;
-constexpr int kSuperBlockBytesQ6_K = 210;
-constexpr int kSuperBlockBytesQ8_K = 292;
-
 //===----------------------------------------------------------------------===//
 // Block layouts (ggml-common.h), offsets in bytes; multi-byte fields
 // little-endian
@@ -47,6 +40,8 @@ constexpr int kSuperBlockBytesQ8_K = 292;
 // Q5_K: d, dmin, scales[12], qh[32], qs[128].
 // Q6_K: ql[128], qh[64], scales[16] (int8), d.
 // Q8_K: d (float32), qs[256] (int8), bsums[16] (int16).
+constexpr int kBlockBytesQ6_K = 210;
+constexpr int kBlockBytesQ8_K = 292;
 
 /// Sum of squares of a super-block, accumulated in order.
 float sumOfSquares(const float *x, int n) {
@@ -56,17 +51,20 @@ float sumOfSquares(const float *x, int n) {
   return sum;
 }
 
-/// The imatrix weights of a group: importance scaled by the element's
-/// magnitude relative to the super-block's mean square `sigma2`. Returns
-/// their sum, which weights the group's scale in the second-level fit.
-float importanceWeights(int n, const float *x, const float *importance,
-                        float sigma2, float *weight) {
-  float sum = 0;
-  for (int i = 0; i < n; ++i)
+/// The imatrix weights of a super-block: importance scaled by each
+/// element's magnitude relative to the super-block's mean square `sigma2`.
+/// `groupWeight` gets the sum over each group of `groupSize`, which weights
+/// the group's scale in the second-level fit.
+void importanceWeights(const float *x, const float *importance, float sigma2,
+                       int groupSize, float *weight, float *groupWeight) {
+  for (int i = 0; i < kSuperBlock; ++i)
     weight[i] = importance[i] * std::sqrt(sigma2 + x[i] * x[i]);
-  for (int i = 0; i < n; ++i)
-    sum += weight[i];
-  return sum;
+  for (int j = 0; j < kSuperBlock / groupSize; ++j) {
+    float sum = 0;
+    for (int i = 0; i < groupSize; ++i)
+      sum += weight[groupSize * j + i];
+    groupWeight[j] = sum;
+  }
 }
 
 /// Packs 2-bit codes: in each 128-element half, element 32 s + l goes to
@@ -106,17 +104,17 @@ void requantizeQ2_K(const float *x, const uint8_t *packedScales, float d,
 
 void quantizeBlockQ2_K(const float *x, const float *importance, uint8_t *out) {
   uint8_t codes[kSuperBlock];
-  float scales[16], mins[16], weight[16];
+  float scales[16], mins[16], weight[kSuperBlock];
   uint8_t *packedScales = out;
   if (!importance) {
+    for (int i = 0; i < kSuperBlock; ++i)
+      weight[i] = std::fabs(x[i]);
+    fitAffineGroups({AffineSearch::MinMax, 3, -0.5f, 0.1f, 15, true}, 16, 16, x,
+                    weight, codes, scales, mins);
     // Sub-block scales and mins are both non-negative; each gets a 4-bit
     // code against the largest of its kind.
     float maxScale = 0, maxMin = 0;
     for (int j = 0; j < 16; ++j) {
-      for (int i = 0; i < 16; ++i)
-        weight[i] = std::fabs(x[16 * j + i]);
-      scales[j] = fitAffine(AffineSearch::MinMax, 16, 3, x + 16 * j, weight,
-                            codes + 16 * j, mins[j], -0.5f, 0.1f, 15, true);
       if (scales[j] > maxScale)
         maxScale = scales[j];
       if (mins[j] > maxMin)
@@ -143,12 +141,9 @@ void quantizeBlockQ2_K(const float *x, const float *importance, uint8_t *out) {
   } else {
     const float sigma2 = sumOfSquares(x, kSuperBlock) / kSuperBlock;
     float groupWeight[16];
-    for (int j = 0; j < 16; ++j) {
-      groupWeight[j] = importanceWeights(16, x + 16 * j, importance + 16 * j,
-                                         sigma2, weight);
-      scales[j] = fitAffine(AffineSearch::Clamped, 16, 3, x + 16 * j, weight,
-                            codes + 16 * j, mins[j], -0.9f, 0.05f, 36, false);
-    }
+    importanceWeights(x, importance, sigma2, 16, weight, groupWeight);
+    fitAffineGroups({AffineSearch::Clamped, 3, -0.9f, 0.05f, 36, false}, 16, 16,
+                    x, weight, codes, scales, mins);
     uint8_t scaleCodes[16], minCodes[16];
     storeHalf(out + 80, fitUnsigned(16, 15, scales, groupWeight, scaleCodes));
     storeHalf(out + 82, fitUnsigned(16, 15, mins, groupWeight, minCodes));
@@ -197,16 +192,17 @@ void finishQ3_K(const float *x, int8_t *codes, uint8_t *out) {
       codes[16 * j + i] = static_cast<int8_t>(
           clampInt(nearestInt(x[16 * j + i] / scale), -4, 3) + 4);
   }
+  // Codes are in [0, 7]: bit 2 is the high bit, and without it the code is
+  // ggml's code - 4. Branch-free, as the bit is close to random.
   uint8_t low[kSuperBlock];
   uint8_t *hmask = out;
   std::memset(hmask, 0, 32);
-  for (int e = 0; e < kSuperBlock; ++e) {
-    int code = codes[e];
-    if (code > 3) {
-      hmask[e % 32] = static_cast<uint8_t>(hmask[e % 32] | (1 << (e / 32)));
-      code -= 4;
+  for (int bit = 0; bit < 8; ++bit) {
+    for (int l = 0; l < 32; ++l) {
+      int code = codes[32 * bit + l];
+      hmask[l] = static_cast<uint8_t>(hmask[l] | ((code >> 2) << bit));
+      low[32 * bit + l] = static_cast<uint8_t>(code & 3);
     }
-    low[e] = static_cast<uint8_t>(code);
   }
   pack2Bit(low, out + 32);
 }
@@ -217,10 +213,10 @@ void quantizeBlockQ3_K(const float *x, const float *importance, uint8_t *out) {
   uint8_t *packedScales = out + 96;
   std::memset(packedScales, 0, 12);
   if (!importance) {
+    fitSymmetricRefinedGroups(16, 16, 4, x, codes, scales);
     // Signed sub-block scales: the one of largest magnitude maps to -32.
     float maxScale = 0, maxAbsScale = 0;
     for (int j = 0; j < 16; ++j) {
-      scales[j] = fitSymmetricRefined(16, 4, x + 16 * j, codes + 16 * j);
       float a = std::fabs(scales[j]);
       if (a > maxAbsScale) {
         maxAbsScale = a;
@@ -240,12 +236,9 @@ void quantizeBlockQ3_K(const float *x, const float *importance, uint8_t *out) {
     }
   } else {
     const float sigma2 = 2 * sumOfSquares(x, kSuperBlock) / kSuperBlock;
-    float weight[16], groupWeight[16];
-    for (int j = 0; j < 16; ++j) {
-      groupWeight[j] = importanceWeights(16, x + 16 * j, importance + 16 * j,
-                                         sigma2, weight);
-      scales[j] = fitSymmetric(16, 4, x + 16 * j, weight, codes + 16 * j);
-    }
+    float weight[kSuperBlock], groupWeight[16];
+    importanceWeights(x, importance, sigma2, 16, weight, groupWeight);
+    fitSymmetricGroups(16, 16, 4, x, weight, codes, scales);
     int8_t scaleCodes[16];
     const float d = fitSymmetric(16, 32, scales, groupWeight, scaleCodes);
     for (int j = 0; j < 16; ++j)
@@ -289,19 +282,21 @@ void unpackK4Scale(const uint8_t *packed, int j, int &scale, int &min) {
 /// scales, of all 256 elements.
 void quantizeScalesK4(const float *x, const float *importance, int nmax,
                       uint8_t *out, uint8_t *codes) {
-  float scales[8], mins[8], weight[32];
+  float scales[8], mins[8], weight[kSuperBlock];
   uint8_t *packedScales = out + 4;
   if (!importance) {
-    const bool q4 = nmax == 15;
-    float maxScale = 0, maxMin = 0;
     for (int j = 0; j < 8; ++j) {
       const float *xs = x + 32 * j;
       const float rms = std::sqrt(sumOfSquares(xs, 32) / 32);
       for (int i = 0; i < 32; ++i)
-        weight[i] = rms + std::fabs(xs[i]);
-      scales[j] =
-          fitAffine(AffineSearch::MinMax, 32, nmax, xs, weight, codes + 32 * j,
-                    mins[j], q4 ? -1.0f : -0.5f, 0.1f, q4 ? 20 : 15, false);
+        weight[32 * j + i] = rms + std::fabs(xs[i]);
+    }
+    const bool q4 = nmax == 15;
+    fitAffineGroups({AffineSearch::MinMax, nmax, q4 ? -1.0f : -0.5f, 0.1f,
+                     q4 ? 20 : 15, false},
+                    8, 32, x, weight, codes, scales, mins);
+    float maxScale = 0, maxMin = 0;
+    for (int j = 0; j < 8; ++j) {
       if (scales[j] > maxScale)
         maxScale = scales[j];
       if (mins[j] > maxMin)
@@ -320,12 +315,9 @@ void quantizeScalesK4(const float *x, const float *importance, int nmax,
   } else {
     const float sigma2 = 2 * sumOfSquares(x, kSuperBlock) / kSuperBlock;
     float groupWeight[8];
-    for (int j = 0; j < 8; ++j) {
-      groupWeight[j] = importanceWeights(32, x + 32 * j, importance + 32 * j,
-                                         sigma2, weight);
-      scales[j] = fitAffine(AffineSearch::Clamped, 32, nmax, x + 32 * j, weight,
-                            codes + 32 * j, mins[j], -0.9f, 0.05f, 36, false);
-    }
+    importanceWeights(x, importance, sigma2, 32, weight, groupWeight);
+    fitAffineGroups({AffineSearch::Clamped, nmax, -0.9f, 0.05f, 36, false}, 8,
+                    32, x, weight, codes, scales, mins);
     uint8_t scaleCodes[8], minCodes[8];
     const float d = fitUnsigned(8, 63, scales, groupWeight, scaleCodes);
     const float dmin = fitUnsigned(8, 63, mins, groupWeight, minCodes);
@@ -394,12 +386,10 @@ void quantizeBlockQ5_K(const float *x, const float *importance, uint8_t *out) {
 void quantizeBlockQ6_K(const float *x, const float *importance, uint8_t *out) {
   int8_t codes[kSuperBlock];
   float scales[16];
+  // llama.cpp weights Q6_K's search by the raw importance.
+  fitSymmetricGroups(16, 16, 32, x, importance, codes, scales);
   float maxScale = 0, maxAbsScale = 0;
   for (int j = 0; j < 16; ++j) {
-    // llama.cpp weights Q6_K's search by the raw importance.
-    scales[j] = fitSymmetric(16, 32, x + 16 * j,
-                             importance ? importance + 16 * j : nullptr,
-                             codes + 16 * j);
     float a = std::fabs(scales[j]);
     if (a > maxAbsScale) {
       maxAbsScale = a;
@@ -407,7 +397,7 @@ void quantizeBlockQ6_K(const float *x, const float *importance, uint8_t *out) {
     }
   }
   if (maxAbsScale < kGroupMaxEps) {
-    std::memset(out, 0, kSuperBlockBytesQ6_K);
+    std::memset(out, 0, kBlockBytesQ6_K);
     return;
   }
 
@@ -463,7 +453,7 @@ void quantizeBlockQ8_K(const float *x, const float * /*importance*/,
   }
   // ggml leaves bsums of a zero block unwritten; zeros are what they sum to.
   if (amax == 0) {
-    std::memset(out, 0, kSuperBlockBytesQ8_K);
+    std::memset(out, 0, kBlockBytesQ8_K);
     return;
   }
   // The scale is -max / 127 rather than -max / 128 so that codes stay
@@ -531,14 +521,6 @@ constexpr RowCodec kKQuantCodecs[] = {
     {Format::Q6_K, quantizeRowQ6_K, dequantizeRowQ6_K},
     {Format::Q8_K, quantizeRowQ8_KCodec, dequantizeRowQ8_K},
 };
-
-static_assert(kSuperBlockBytesQ2_K == 16 + 64 + 2 + 2 &&
-                  kSuperBlockBytesQ3_K == 32 + 64 + 12 + 2 &&
-                  kSuperBlockBytesQ4_K == 2 + 2 + 12 + 128 &&
-                  kSuperBlockBytesQ5_K == 2 + 2 + 12 + 32 + 128 &&
-                  kSuperBlockBytesQ6_K == 128 + 64 + 16 + 2 &&
-                  kSuperBlockBytesQ8_K == 4 + 256 + 32,
-              "K-quant block layouts");
 
 } // namespace
 
