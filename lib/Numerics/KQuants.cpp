@@ -131,9 +131,12 @@ void quantizeBlockQ2_K(const float *x, const float *importance, uint8_t *out) {
     }
     if (maxMin > 0) {
       const float iscale = 15.0f / maxMin;
+      // A subnormal maxMin makes iscale infinite and the rounded value
+      // negative; shifting it unsigned keeps the low byte ggml stores.
       for (int j = 0; j < 16; ++j)
         packedScales[j] = static_cast<uint8_t>(
-            packedScales[j] | (nearestInt(iscale * mins[j]) << 4));
+            packedScales[j] |
+            (static_cast<uint32_t>(nearestInt(iscale * mins[j])) << 4));
       storeHalf(out + 82, maxMin / 15.0f);
     } else {
       storeHalf(out + 82, 0.0f);
