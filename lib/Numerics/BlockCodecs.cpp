@@ -4,6 +4,7 @@
 
 #include "quantc/Numerics/Float.h"
 #include "quantc/Numerics/IQuants.h"
+#include "quantc/Numerics/KQuants.h"
 #include "quantc/Numerics/LegacyQuants.h"
 #include "quantc/Numerics/TernaryQuants.h"
 
@@ -52,6 +53,8 @@ const RowCodec *getRowCodec(Format format) {
       return &codec;
   // Each block-format family chains its lookup here.
   if (const RowCodec *codec = getLegacyRowCodec(format))
+    return codec;
+  if (const RowCodec *codec = getKQuantRowCodec(format))
     return codec;
   if (const RowCodec *codec = getIQuantRowCodec(format))
     return codec;

@@ -2,8 +2,8 @@
 //
 // One dispatch from a block format to its row quantizer and dequantizer.
 // The float formats and each family of block formats (LegacyQuants.h,
-// IQuants.h, TernaryQuants.h; K-quants next) provide lookups that
-// getRowCodec chains through.
+// KQuants.h, IQuants.h, TernaryQuants.h) provide lookups that getRowCodec
+// chains through.
 // MLIR-free.
 //
 //===----------------------------------------------------------------------===//
