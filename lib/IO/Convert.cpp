@@ -356,9 +356,9 @@ Status encodeTensor(const TensorPlan &plan, uint8_t *dst, unsigned threads) {
   const SourceTensor &tensor = *plan.source;
   const uint64_t rows =
       tensor.getElementCount() / static_cast<uint64_t>(tensor.shape[0]);
-  // Threads pay off from about a million elements of work.
+  // A thread pays off from about 64K elements of work (a few ms).
   uint64_t workers = std::min<uint64_t>(
-      {threads, rows, std::max<uint64_t>(1, tensor.getElementCount() >> 20)});
+      {threads, rows, std::max<uint64_t>(1, tensor.getElementCount() >> 16)});
   if (workers <= 1)
     return encodeRows(plan, 0, rows, dst);
   std::vector<Status> results(workers);

@@ -245,6 +245,10 @@ Status Parser::checkAlignment(const GGUFFile &file) {
   if (*alignment == 0 || (*alignment & (*alignment - 1)) != 0)
     return makeError(name, ": general.alignment ", *alignment,
                      " is not a power of two");
+  if (*alignment > kGGUFMaxAlignment)
+    return makeError(name, ": general.alignment ", *alignment,
+                     " exceeds the largest quantc accepts, ",
+                     kGGUFMaxAlignment);
   return Status::success();
 }
 

@@ -67,8 +67,10 @@ Status checkMetadata(const GGUFFile &file) {
   }
   if (const GGUFValue *value = file.find("general.alignment")) {
     std::optional<uint32_t> alignment = value->get<uint32_t>();
-    if (!alignment || *alignment == 0 || (*alignment & (*alignment - 1)) != 0)
-      return makeError("general.alignment must be a u32 power of two");
+    if (!alignment || *alignment == 0 || (*alignment & (*alignment - 1)) != 0 ||
+        *alignment > kGGUFMaxAlignment)
+      return makeError("general.alignment must be a u32 power of two up to ",
+                       kGGUFMaxAlignment);
   }
   if (file.version != 2 && file.version != 3)
     return makeError("cannot write GGUF version ", file.version);

@@ -170,6 +170,9 @@ struct GGUFKeyValue {
 };
 
 constexpr uint32_t kGGUFDefaultAlignment = 32;
+/// The largest general.alignment accepted: real files use 32 to a page or
+/// two, and a hostile 2^31 would make rewriting a 100-byte file write 2 GiB.
+constexpr uint32_t kGGUFMaxAlignment = uint32_t(1) << 24;
 /// ggml's GGML_MAX_DIMS and GGML_MAX_NAME (names are shorter than 64 bytes).
 constexpr unsigned kGGUFMaxDims = 4;
 constexpr size_t kGGUFMaxNameLength = 63;

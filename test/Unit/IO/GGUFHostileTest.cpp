@@ -190,6 +190,13 @@ const HostileCase kCases[] = {
            [](ByteBuilder &b) { b.str("general.alignment").u32(4).u32(24); });
      },
      "general.alignment 24 is not a power of two"},
+    {"AlignmentTooLarge",
+     [] {
+       return withKey([](ByteBuilder &b) {
+         b.str("general.alignment").u32(4).u32(1u << 30);
+       });
+     },
+     "general.alignment 1073741824 exceeds the largest quantc accepts"},
     {"ZeroDims", [] { return withTensor({}, 0, 0); },
      "tensor 't' has 0 dimensions; expected 1 to 4"},
     {"FiveDims",

@@ -254,11 +254,13 @@ TEST(GGUF, WriterRefusesWhatAReaderWould) {
 
   GGUFFile badAlignment;
   badAlignment.set("general.alignment", GGUFValue::of(uint64_t(32)));
-  EXPECT_EQ(refusal(badAlignment),
-            "general.alignment must be a u32 power of two");
+  const std::string alignmentError =
+      "general.alignment must be a u32 power of two up to 16777216";
+  EXPECT_EQ(refusal(badAlignment), alignmentError);
   badAlignment.set("general.alignment", GGUFValue::of(uint32_t(48)));
-  EXPECT_EQ(refusal(badAlignment),
-            "general.alignment must be a u32 power of two");
+  EXPECT_EQ(refusal(badAlignment), alignmentError);
+  badAlignment.set("general.alignment", GGUFValue::of(uint32_t(1) << 25));
+  EXPECT_EQ(refusal(badAlignment), alignmentError);
 
   GGUFFile badNesting;
   badNesting.set("n", GGUFValue::arrayOfArrays({GGUFValue::of(1.0f)}));
