@@ -228,7 +228,8 @@ Status Parser::parseArrayBody(GGUFType elementType, unsigned depth,
     value = GGUFValue::arrayOfArrays(std::move(arrays));
     return Status::success();
   }
-  const uint8_t *bytes;
+  // The count was capped by the bytes left, so this view cannot fail.
+  const uint8_t *bytes = nullptr;
   in.view(count * getGGUFScalarSize(elementType), bytes);
   value = GGUFValue::arrayFromBytes(elementType, bytes, count);
   return Status::success();

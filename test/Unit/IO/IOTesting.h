@@ -22,9 +22,7 @@ namespace quantc::test {
 class ByteBuilder {
 public:
   template <typename T> ByteBuilder &add(T value) {
-    const auto *p = reinterpret_cast<const uint8_t *>(&value);
-    bytes.insert(bytes.end(), p, p + sizeof(T));
-    return *this;
+    return append(&value, sizeof(T));
   }
   ByteBuilder &u8(uint8_t v) { return add(v); }
   ByteBuilder &u32(uint32_t v) { return add(v); }
@@ -33,8 +31,7 @@ public:
   ByteBuilder &i64(int64_t v) { return add(v); }
   ByteBuilder &f32(float v) { return add(v); }
   ByteBuilder &raw(const std::string &text) {
-    bytes.insert(bytes.end(), text.begin(), text.end());
-    return *this;
+    return append(text.data(), text.size());
   }
   /// A GGUF string: u64 length, then the bytes.
   ByteBuilder &str(const std::string &text) {
@@ -48,6 +45,15 @@ public:
     return zeros((alignment - bytes.size() % alignment) % alignment);
   }
   size_t size() const { return bytes.size(); }
+  // resize + memcpy rather than insert, which g++ 12 misreports as an
+  // overflow (-Wstringop-overflow) when the vector is empty.
+  ByteBuilder &append(const void *data, size_t count) {
+    size_t old = bytes.size();
+    bytes.resize(old + count);
+    if (count != 0)
+      std::memcpy(bytes.data() + old, data, count);
+    return *this;
+  }
 
   std::vector<uint8_t> bytes;
 };

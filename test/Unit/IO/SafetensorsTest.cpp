@@ -114,8 +114,9 @@ TEST(Safetensors, RoundTripsByteForByte) {
     EXPECT_EQ(t->dtype, original.dtype);
     EXPECT_EQ(t->shape, original.shape);
     ASSERT_EQ(t->size, original.size);
-    if (t->size != 0)
+    if (t->size != 0) {
       EXPECT_EQ(std::memcmp(t->data, original.data, t->size), 0);
+    }
   }
   EXPECT_EQ(write(*read), first);
   // Wider types first keeps every tensor aligned to its element size.
