@@ -53,10 +53,6 @@ public:
                  static_cast<size_t>(length));
     return true;
   }
-  bool skip(uint64_t count) {
-    const uint8_t *ignored;
-    return view(count, ignored);
-  }
 
 private:
   const uint8_t *data;
