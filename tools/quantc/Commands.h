@@ -1,0 +1,24 @@
+//===- Commands.h - the quantc driver's subcommands -------------*- C++ -*-===//
+
+#ifndef QUANTC_TOOLS_QUANTC_COMMANDS_H
+#define QUANTC_TOOLS_QUANTC_COMMANDS_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace quantc::tool {
+
+/// Each takes the arguments after the subcommand's name and returns the
+/// process exit code: 0 on success, 1 on bad input, 2 on bad usage.
+int runConvert(const std::vector<std::string> &args);
+int runInfo(const std::vector<std::string> &args);
+
+/// "1.50 MiB", "12.0 KiB", "900 B".
+std::string formatBytes(uint64_t bytes);
+/// "64x512": dimensions joined by x.
+std::string formatShape(const std::vector<int64_t> &shape);
+
+} // namespace quantc::tool
+
+#endif // QUANTC_TOOLS_QUANTC_COMMANDS_H

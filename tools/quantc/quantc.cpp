@@ -1,0 +1,78 @@
+//===- quantc.cpp - the quantc driver -------------------------------------===//
+//
+// `quantc COMMAND ...` wraps the common jobs for people who do not write
+// pipelines (see DESIGN.md for the surface). Commands not built yet say so
+// and fail, so that scripts never mistake them for having run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace quantc::tool;
+
+namespace {
+
+struct Command {
+  const char *name;
+  const char *usage;
+  const char *summary;
+  int (*run)(const std::vector<std::string> &args);
+};
+
+const Command kCommands[] = {
+    {"convert", "IN --type TYPE [--imatrix FILE] -o OUT.gguf",
+     "quantize every eligible tensor of a GGUF, safetensors or llama2.c "
+     "file into a GGUF, like llama-quantize",
+     runConvert},
+    {"info", "FILE", "print a model file's metadata and tensors", runInfo},
+    {"import", "MODEL [--tokenizer TOK] -o model.mlir",
+     "read a checkpoint into MLIR (not implemented yet)", nullptr},
+    {"quantize", "MODEL --scheme SCHEME ... -o OUT",
+     "calibrate and quantize a model (not implemented yet)", nullptr},
+    {"compile", "MODEL --target cpu|nvptx -o ARTIFACT",
+     "compile a model ahead of time (not implemented yet)", nullptr},
+    {"run", "MODEL --tokenizer TOK [--prompt TEXT]",
+     "generate text (not implemented yet)", nullptr},
+    {"eval", "MODEL --tokenizer TOK --text FILE",
+     "measure perplexity (not implemented yet)", nullptr},
+};
+
+void printHelp(FILE *out) {
+  std::fprintf(out, "usage: quantc COMMAND [options]\n\ncommands:\n");
+  for (const Command &command : kCommands)
+    std::fprintf(out, "  %-9s %s\n            %s\n", command.name,
+                 command.usage, command.summary);
+  std::fprintf(out,
+               "\n'quantc COMMAND --help' describes a command's options.\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    printHelp(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    printHelp(stdout);
+    return 0;
+  }
+  for (const Command &command : kCommands) {
+    if (name != command.name)
+      continue;
+    if (!command.run) {
+      std::fprintf(stderr, "quantc %s: not implemented yet\n", command.name);
+      return 2;
+    }
+    return command.run(std::vector<std::string>(argv + 2, argv + argc));
+  }
+  std::fprintf(stderr, "quantc: unknown command '%s'\n", name.c_str());
+  printHelp(stderr);
+  return 2;
+}
