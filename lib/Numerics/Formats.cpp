@@ -18,7 +18,8 @@ constexpr FormatInfo kFormats[] = {
     {Format::Q4_1, "q4_1", 3, 32, 2 + 2 + 16, R::Weight, true},
     {Format::Q5_0, "q5_0", 6, 32, 2 + 4 + 16, R::Weight, true},
     {Format::Q5_1, "q5_1", 7, 32, 2 + 2 + 4 + 16, R::Weight, true},
-    {Format::Q8_0, "q8_0", 8, 32, 2 + 32, R::Weight, true},
+    // llama.cpp quantizes Q8_0 by plain rounding, importance or not.
+    {Format::Q8_0, "q8_0", 8, 32, 2 + 32, R::Weight, false},
     {Format::Q8_1, "q8_1", 9, 32, 2 + 2 + 32, R::Activation, false},
     {Format::Q2_K, "q2_K", 10, 256, 16 + 64 + 2 + 2, R::Weight, true},
     {Format::Q3_K, "q3_K", 11, 256, 32 + 64 + 12 + 2, R::Weight, true},
