@@ -25,6 +25,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #define QUANTC_AVX512                                                          \
@@ -446,16 +448,55 @@ QUANTC_AVX512 __m512 widenBf16(__m256i h) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-QUANTC_AVX512 void fp32ToFp16(const float *src, uint16_t *dst, int64_t count) {
+QUANTC_AVX512 __m256i narrow(__m512 x, bool bf16) {
+  return bf16 ? narrowBf16(x) : narrowFp16(x);
+}
+
+/// Narrows up to 16 elements.
+QUANTC_AVX512 void narrowPart(const float *src, uint16_t *dst, int64_t count,
+                              bool bf16) {
+  __mmask16 lanes = static_cast<__mmask16>((1u << count) - 1);
+  _mm256_mask_storeu_epi16(dst, lanes,
+                           narrow(_mm512_maskz_loadu_ps(lanes, src), bf16));
+}
+
+/// Output of at least this many bytes (a whole tensor converted at once)
+/// goes around the caches, which it would only flush: streaming stores
+/// skip reading each line before overwriting it. Shorter rows stay cached
+/// for whoever reads them next.
+constexpr int64_t kStreamingBytes = 1 << 20;
+
+QUANTC_AVX512 void narrowRow(const float *src, uint16_t *dst, int64_t count,
+                             bool bf16) {
   int64_t i = 0;
+  if (count * 2 >= kStreamingBytes) {
+    // Streaming stores write whole 64-byte lines of dst.
+    const int64_t head = (64 - reinterpret_cast<uintptr_t>(dst) % 64) % 64 / 2;
+    for (; i < head; i += 16)
+      narrowPart(src + i, dst + i, std::min<int64_t>(16, head - i), bf16);
+    i = head;
+    for (; i + 32 <= count; i += 32) {
+      __m512i line = _mm512_inserti64x4(
+          _mm512_castsi256_si512(narrow(_mm512_loadu_ps(src + i), bf16)),
+          narrow(_mm512_loadu_ps(src + i + 16), bf16), 1);
+      _mm512_stream_si512(reinterpret_cast<__m512i *>(dst + i), line);
+    }
+    // Streaming stores are weakly ordered: publish them before returning.
+    _mm_sfence();
+  }
   for (; i + 16 <= count; i += 16)
     _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i),
-                        narrowFp16(_mm512_loadu_ps(src + i)));
-  if (i < count) {
-    __mmask16 tail = static_cast<__mmask16>((1u << (count - i)) - 1);
-    _mm256_mask_storeu_epi16(dst + i, tail,
-                             narrowFp16(_mm512_maskz_loadu_ps(tail, src + i)));
-  }
+                        narrow(_mm512_loadu_ps(src + i), bf16));
+  if (i < count)
+    narrowPart(src + i, dst + i, count - i, bf16);
+}
+
+QUANTC_AVX512 void fp32ToFp16(const float *src, uint16_t *dst, int64_t count) {
+  narrowRow(src, dst, count, false);
+}
+
+QUANTC_AVX512 void fp32ToBf16(const float *src, uint16_t *dst, int64_t count) {
+  narrowRow(src, dst, count, true);
 }
 
 QUANTC_AVX512 void fp16ToFp32(const uint16_t *src, float *dst, int64_t count) {
@@ -467,18 +508,6 @@ QUANTC_AVX512 void fp16ToFp32(const uint16_t *src, float *dst, int64_t count) {
     __mmask16 tail = static_cast<__mmask16>((1u << (count - i)) - 1);
     _mm512_mask_storeu_ps(dst + i, tail,
                           widenFp16(_mm256_maskz_loadu_epi16(tail, src + i)));
-  }
-}
-
-QUANTC_AVX512 void fp32ToBf16(const float *src, uint16_t *dst, int64_t count) {
-  int64_t i = 0;
-  for (; i + 16 <= count; i += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(dst + i),
-                        narrowBf16(_mm512_loadu_ps(src + i)));
-  if (i < count) {
-    __mmask16 tail = static_cast<__mmask16>((1u << (count - i)) - 1);
-    _mm256_mask_storeu_epi16(dst + i, tail,
-                             narrowBf16(_mm512_maskz_loadu_ps(tail, src + i)));
   }
 }
 

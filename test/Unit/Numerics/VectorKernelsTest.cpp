@@ -346,7 +346,8 @@ TEST_P(VectorKernels, DequantizersMatchScalar) {
 
 /// Values around every rounding boundary of a 16-bit format whose codes
 /// decode with `decode`: each code, the midpoints to its neighbours and one
-/// ulp either side; plus random bit patterns (NaN payloads included).
+/// ulp either side; plus random bit patterns (NaN payloads included), enough
+/// for the kernels' streaming path (over a megabyte of output) to run.
 template <typename Decode> std::vector<float> boundaryValues(Decode decode) {
   std::vector<float> values;
   for (uint32_t code = 0; code <= 0xFFFFu; ++code) {
@@ -361,7 +362,7 @@ template <typename Decode> std::vector<float> boundaryValues(Decode decode) {
     values.push_back(std::nextafter(mid, kInf));
   }
   EdgeRows edge(5);
-  for (int i = 0; i < 200000; ++i)
+  for (int i = 0; i < 400000; ++i)
     values.push_back(edge.anyBits());
   // Odd length, so that the kernels' tails run too.
   values.push_back(FLT_MAX);
@@ -371,16 +372,16 @@ template <typename Decode> std::vector<float> boundaryValues(Decode decode) {
 template <typename Narrow>
 void compareNarrowing(Isa isa, const std::vector<float> &values,
                       Narrow narrow) {
-  // Unaligned starts and every tail length.
+  // Unaligned sources and destinations, every tail length.
   for (size_t offset : {0, 1, 3}) {
     if (offset > values.size())
       continue;
     const float *src = values.data() + offset;
     const size_t count = values.size() - offset;
     auto [scalar, vector] = scalarAndVector(isa, [&] {
-      std::vector<uint16_t> out(count);
-      narrow(src, out.data(), static_cast<int64_t>(count));
-      return out;
+      std::vector<uint16_t> out(count + offset);
+      narrow(src, out.data() + offset, static_cast<int64_t>(count));
+      return std::vector<uint16_t>(out.begin() + offset, out.end());
     });
     for (size_t i = 0; i < count; ++i)
       ASSERT_EQ(scalar[i], vector[i])
