@@ -286,7 +286,7 @@ std::string jsonNumber(double value) {
   if (std::isnan(value))
     return "null";
   char text[32];
-  std::snprintf(text, sizeof(text), "%.4g", value);
+  std::snprintf(text, sizeof(text), "%.6g", value);
   return text;
 }
 
