@@ -41,7 +41,7 @@ Selection &selection() {
 } // namespace
 
 Isa detectIsa() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
   // These also check that the OS saves the vector state (XCR0).
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("f16c"))

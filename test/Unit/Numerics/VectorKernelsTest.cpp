@@ -36,18 +36,6 @@ constexpr Format kLegacyFormats[] = {Format::Q4_0, Format::Q4_1, Format::Q5_0,
                                      Format::Q5_1, Format::Q8_0, Format::Q8_1};
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-/// Selects a tier for the scope, restoring the previous one after.
-class IsaScope {
-public:
-  explicit IsaScope(Isa isa) : previous(getNumericsIsa()) {
-    setNumericsIsa(isa);
-  }
-  ~IsaScope() { setNumericsIsa(previous); }
-
-private:
-  Isa previous;
-};
-
 /// Runs `body` with the scalar reference and then with `isa`.
 template <typename Body> auto scalarAndVector(Isa isa, Body body) {
   IsaScope scalar(Isa::Scalar);
