@@ -72,6 +72,10 @@ size_t quantizeRows(Format format, const float *src, void *dst, int64_t rows,
       getFormatInfo(format).rowBytes(static_cast<uint64_t>(cols));
   if (!rowBytes)
     return 0;
+  // Float rows are contiguous elements: one call converts them all, as
+  // ggml_quantize_chunk does, and lets the kernel stream large tensors.
+  if (getFormatInfo(format).blockSize == 1)
+    return codec->quantize(src, dst, rows * cols, importance);
   auto *out = static_cast<uint8_t *>(dst);
   size_t written = 0;
   for (int64_t r = 0; r < rows; ++r)

@@ -3,6 +3,7 @@
 #include "quantc/Numerics/Float.h"
 
 #include "BitRounding.h"
+#include "Kernels.h"
 
 namespace quantc {
 
@@ -56,21 +57,29 @@ uint16_t fp32ToBf16(float value) {
 }
 
 void fp32ToFp16Row(const float *src, uint16_t *dst, int64_t count) {
+  if (auto kernel = detail::activeKernels().fp32ToFp16)
+    return kernel(src, dst, count);
   for (int64_t i = 0; i < count; ++i)
     dst[i] = fp32ToFp16(src[i]);
 }
 
 void fp16ToFp32Row(const uint16_t *src, float *dst, int64_t count) {
+  if (auto kernel = detail::activeKernels().fp16ToFp32)
+    return kernel(src, dst, count);
   for (int64_t i = 0; i < count; ++i)
     dst[i] = fp16ToFp32(src[i]);
 }
 
 void fp32ToBf16Row(const float *src, uint16_t *dst, int64_t count) {
+  if (auto kernel = detail::activeKernels().fp32ToBf16)
+    return kernel(src, dst, count);
   for (int64_t i = 0; i < count; ++i)
     dst[i] = fp32ToBf16(src[i]);
 }
 
 void bf16ToFp32Row(const uint16_t *src, float *dst, int64_t count) {
+  if (auto kernel = detail::activeKernels().bf16ToFp32)
+    return kernel(src, dst, count);
   for (int64_t i = 0; i < count; ++i)
     dst[i] = bf16ToFp32(src[i]);
 }

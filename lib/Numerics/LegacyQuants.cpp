@@ -1,8 +1,9 @@
 //===- LegacyQuants.cpp - llama.cpp's 32-element block formats ------------===//
 //
 // Bit-exactness with llama.cpp rests on doing the same float operations in
-// the same order: every expression below keeps ggml's association, and
-// casts reproduce what its C casts compile to on x86-64.
+// the same order: every expression below keeps ggml's association, casts
+// reproduce what its C casts compile to on x86-64, and the library is built
+// without FMA contraction (lib/Numerics/CMakeLists.txt).
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,18 +11,13 @@
 
 #include "quantc/Numerics/Float.h"
 
+#include "Kernels.h"
+
+#include <algorithm>
 #include <cassert>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
-
-// A fused multiply-add rounds once where ggml's build (baseline x86-64, no
-// FMA) rounds twice; forbid contraction so -march=native builds stay exact.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace quantc {
 namespace {
@@ -317,6 +313,26 @@ void minMax(const float *x, float &min, float &max) {
   }
 }
 
+/// Shared by Q8_0 and Q8_1: scale amax / 127, codes round(x / d) with
+/// halves away from zero. Returns d (before fp16 rounding).
+float quantizeInt8(const float *x, int8_t *codes) {
+  float amax = 0.0f;
+  for (int j = 0; j < kBlock; ++j) {
+    float a = std::fabs(x[j]);
+    amax = amax > a ? amax : a;
+  }
+  const float d = amax / 127;
+  const float id = d != 0 ? 1.0f / d : 0.0f;
+  for (int j = 0; j < kBlock; ++j)
+    codes[j] = static_cast<int8_t>(truncateToInt8(std::round(x[j] * id)));
+  return d;
+}
+
+} // namespace
+
+// The vector kernels reproduce these (Kernels.h).
+namespace detail {
+
 void quantizeBlockQ4_0Ref(const float *x, uint8_t *out) {
   const float d = signedAbsMax(x) / -8;
   const float id = d != 0 ? 1.0f / d : 0.0f;
@@ -376,28 +392,13 @@ void quantizeBlockQ5_1Ref(const float *x, uint8_t *out) {
   packNibbles(codes, out + 8);
 }
 
-/// Shared by Q8_0 and Q8_1: scale amax / 127, codes round(x / d) with
-/// halves away from zero. Returns d (before fp16 rounding).
-float quantizeInt8(const float *x, int8_t *codes) {
-  float amax = 0.0f;
-  for (int j = 0; j < kBlock; ++j) {
-    float a = std::fabs(x[j]);
-    amax = amax > a ? amax : a;
-  }
-  const float d = amax / 127;
-  const float id = d != 0 ? 1.0f / d : 0.0f;
-  for (int j = 0; j < kBlock; ++j)
-    codes[j] = static_cast<int8_t>(truncateToInt8(std::round(x[j] * id)));
-  return d;
-}
-
-void quantizeBlockQ8_0(const float *x, uint8_t *out) {
+void quantizeBlockQ8_0Ref(const float *x, uint8_t *out) {
   int8_t codes[kBlock];
   storeHalf(out, quantizeInt8(x, codes));
   std::memcpy(out + 2, codes, kBlock);
 }
 
-void quantizeBlockQ8_1(const float *x, uint8_t *out) {
+void quantizeBlockQ8_1Ref(const float *x, uint8_t *out) {
   int8_t codes[kBlock];
   const float d = quantizeInt8(x, codes);
   // s caches d * sum(qs) for dot products against asymmetric (Q4_1/Q5_1)
@@ -409,6 +410,10 @@ void quantizeBlockQ8_1(const float *x, uint8_t *out) {
   storeHalf(out + 2, static_cast<float>(sum) * d);
   std::memcpy(out + 4, codes, kBlock);
 }
+
+} // namespace detail
+
+namespace {
 
 //===----------------------------------------------------------------------===//
 // Importance-weighted block quantizers
@@ -454,29 +459,43 @@ using RefBlockFn = void (*)(const float *x, uint8_t *out);
 using WeightedBlockFn = void (*)(const float *x, const float *weight,
                                  uint8_t *out);
 
-/// Runs a block quantizer over a row. With importance weights, llama.cpp
-/// scales them per element by the row's mean square, so the whole row is
-/// needed before the first block.
-size_t quantizeRow(Format format, RefBlockFn ref, WeightedBlockFn weighted,
-                   const float *src, void *dst, int64_t n,
-                   const float *importance) {
+/// Runs a block quantizer over a row: the selected tier's kernel where it
+/// has one, else the reference. With importance weights, llama.cpp scales
+/// them per element by the row's mean square, so the whole row is needed
+/// before the first block.
+size_t quantizeRow(Format format, detail::QuantizeBlocksFn kernel,
+                   detail::QuantizeWeightedGroupFn weightedKernel,
+                   RefBlockFn ref, WeightedBlockFn weighted, const float *src,
+                   void *dst, int64_t n, const float *importance) {
   const FormatInfo &info = legacyInfo(format);
   assert(n % kBlock == 0 && "row length must be a whole number of blocks");
   const int64_t blocks = n / kBlock;
+  const size_t bytes = info.bytesPerBlock;
   auto *out = static_cast<uint8_t *>(dst);
   if (!importance || !weighted) {
-    for (int64_t b = 0; b < blocks; ++b)
-      ref(src + b * kBlock, out + b * info.bytesPerBlock);
-    return static_cast<size_t>(blocks) * info.bytesPerBlock;
+    if (kernel)
+      kernel(src, out, blocks);
+    else
+      for (int64_t b = 0; b < blocks; ++b)
+        ref(src + b * kBlock, out + b * bytes);
+    return static_cast<size_t>(blocks) * bytes;
   }
   const float sigma2 = rowMeanSquare(src, n);
   float weight[kBlock];
-  for (int64_t b = 0; b < blocks; ++b) {
-    const float *x = src + b * kBlock;
-    blockWeights(x, importance + b * kBlock, sigma2, weight);
-    weighted(x, weight, out + b * info.bytesPerBlock);
+  for (int64_t first = 0; first < blocks; first += detail::kWeightedGroup) {
+    const int count = static_cast<int>(
+        std::min<int64_t>(detail::kWeightedGroup, blocks - first));
+    if (weightedKernel &&
+        weightedKernel(src + first * kBlock, importance + first * kBlock,
+                       sigma2, out + first * bytes, count))
+      continue;
+    for (int64_t b = first; b < first + count; ++b) {
+      const float *x = src + b * kBlock;
+      blockWeights(x, importance + b * kBlock, sigma2, weight);
+      weighted(x, weight, out + b * bytes);
+    }
   }
-  return static_cast<size_t>(blocks) * info.bytesPerBlock;
+  return static_cast<size_t>(blocks) * bytes;
 }
 
 //===----------------------------------------------------------------------===//
@@ -491,12 +510,15 @@ template <typename EmitFn> void forEachNibble(const uint8_t *qs, EmitFn emit) {
   }
 }
 
+/// The selected tier's kernel if it has one, else `block` on each block.
 template <typename BlockFn>
-void dequantizeRow(Format format, const void *src, float *dst, int64_t n,
-                   BlockFn block) {
+void dequantizeRow(Format format, detail::DequantizeBlocksFn kernel,
+                   const void *src, float *dst, int64_t n, BlockFn block) {
   const FormatInfo &info = legacyInfo(format);
   assert(n % kBlock == 0 && "row length must be a whole number of blocks");
   const auto *in = static_cast<const uint8_t *>(src);
+  if (kernel)
+    return kernel(in, dst, n / kBlock);
   for (int64_t b = 0; b < n / kBlock; ++b)
     block(in + b * info.bytesPerBlock, dst + b * kBlock);
 }
@@ -527,93 +549,113 @@ constexpr RowCodec kLegacyCodecs[] = {
 
 size_t quantizeRowQ4_0(const float *src, void *dst, int64_t n,
                        const float *importance) {
-  return quantizeRow(Format::Q4_0, quantizeBlockQ4_0Ref,
+  const detail::Kernels &kernels = detail::activeKernels();
+  return quantizeRow(Format::Q4_0, kernels.quantizeQ4_0,
+                     kernels.quantizeQ4_0Weighted, detail::quantizeBlockQ4_0Ref,
                      quantizeBlockQ4_0Weighted, src, dst, n, importance);
 }
 
 size_t quantizeRowQ4_1(const float *src, void *dst, int64_t n,
                        const float *importance) {
-  return quantizeRow(Format::Q4_1, quantizeBlockQ4_1Ref,
+  const detail::Kernels &kernels = detail::activeKernels();
+  return quantizeRow(Format::Q4_1, kernels.quantizeQ4_1,
+                     kernels.quantizeQ4_1Weighted, detail::quantizeBlockQ4_1Ref,
                      quantizeBlockQ4_1Weighted, src, dst, n, importance);
 }
 
 size_t quantizeRowQ5_0(const float *src, void *dst, int64_t n,
                        const float *importance) {
-  return quantizeRow(Format::Q5_0, quantizeBlockQ5_0Ref,
+  const detail::Kernels &kernels = detail::activeKernels();
+  return quantizeRow(Format::Q5_0, kernels.quantizeQ5_0,
+                     kernels.quantizeQ5_0Weighted, detail::quantizeBlockQ5_0Ref,
                      quantizeBlockQ5_0Weighted, src, dst, n, importance);
 }
 
 size_t quantizeRowQ5_1(const float *src, void *dst, int64_t n,
                        const float *importance) {
-  return quantizeRow(Format::Q5_1, quantizeBlockQ5_1Ref,
+  const detail::Kernels &kernels = detail::activeKernels();
+  return quantizeRow(Format::Q5_1, kernels.quantizeQ5_1,
+                     kernels.quantizeQ5_1Weighted, detail::quantizeBlockQ5_1Ref,
                      quantizeBlockQ5_1Weighted, src, dst, n, importance);
 }
 
 size_t quantizeRowQ8_0(const float *src, void *dst, int64_t n,
                        const float * /*importance*/) {
-  return quantizeRow(Format::Q8_0, quantizeBlockQ8_0, nullptr, src, dst, n,
-                     nullptr);
+  return quantizeRow(Format::Q8_0, detail::activeKernels().quantizeQ8_0,
+                     nullptr, detail::quantizeBlockQ8_0Ref, nullptr, src, dst,
+                     n, nullptr);
 }
 
 size_t quantizeRowQ8_1(const float *src, void *dst, int64_t n) {
-  return quantizeRow(Format::Q8_1, quantizeBlockQ8_1, nullptr, src, dst, n,
-                     nullptr);
+  return quantizeRow(Format::Q8_1, detail::activeKernels().quantizeQ8_1,
+                     nullptr, detail::quantizeBlockQ8_1Ref, nullptr, src, dst,
+                     n, nullptr);
 }
 
 void dequantizeRowQ4_0(const void *src, float *dst, int64_t n) {
-  dequantizeRow(Format::Q4_0, src, dst, n, [](const uint8_t *in, float *y) {
-    const float d = loadHalf(in);
-    forEachNibble(in + 2,
-                  [&](int j, int q) { y[j] = static_cast<float>(q - 8) * d; });
-  });
+  dequantizeRow(Format::Q4_0, detail::activeKernels().dequantizeQ4_0, src, dst,
+                n, [](const uint8_t *in, float *y) {
+                  const float d = loadHalf(in);
+                  forEachNibble(in + 2, [&](int j, int q) {
+                    y[j] = static_cast<float>(q - 8) * d;
+                  });
+                });
 }
 
 void dequantizeRowQ4_1(const void *src, float *dst, int64_t n) {
-  dequantizeRow(Format::Q4_1, src, dst, n, [](const uint8_t *in, float *y) {
-    const float d = loadHalf(in);
-    const float m = loadHalf(in + 2);
-    forEachNibble(in + 4,
-                  [&](int j, int q) { y[j] = static_cast<float>(q) * d + m; });
-  });
+  dequantizeRow(Format::Q4_1, detail::activeKernels().dequantizeQ4_1, src, dst,
+                n, [](const uint8_t *in, float *y) {
+                  const float d = loadHalf(in);
+                  const float m = loadHalf(in + 2);
+                  forEachNibble(in + 4, [&](int j, int q) {
+                    y[j] = static_cast<float>(q) * d + m;
+                  });
+                });
 }
 
 void dequantizeRowQ5_0(const void *src, float *dst, int64_t n) {
-  dequantizeRow(Format::Q5_0, src, dst, n, [](const uint8_t *in, float *y) {
-    const float d = loadHalf(in);
-    const uint32_t qh = loadU32(in + 2);
-    forEachNibble(in + 6, [&](int j, int q) {
-      int code = q | static_cast<int>(((qh >> j) & 1u) << 4);
-      y[j] = static_cast<float>(code - 16) * d;
-    });
-  });
+  dequantizeRow(Format::Q5_0, detail::activeKernels().dequantizeQ5_0, src, dst,
+                n, [](const uint8_t *in, float *y) {
+                  const float d = loadHalf(in);
+                  const uint32_t qh = loadU32(in + 2);
+                  forEachNibble(in + 6, [&](int j, int q) {
+                    int code = q | static_cast<int>(((qh >> j) & 1u) << 4);
+                    y[j] = static_cast<float>(code - 16) * d;
+                  });
+                });
 }
 
 void dequantizeRowQ5_1(const void *src, float *dst, int64_t n) {
-  dequantizeRow(Format::Q5_1, src, dst, n, [](const uint8_t *in, float *y) {
-    const float d = loadHalf(in);
-    const float m = loadHalf(in + 2);
-    const uint32_t qh = loadU32(in + 4);
-    forEachNibble(in + 8, [&](int j, int q) {
-      int code = q | static_cast<int>(((qh >> j) & 1u) << 4);
-      y[j] = static_cast<float>(code) * d + m;
-    });
-  });
+  dequantizeRow(Format::Q5_1, detail::activeKernels().dequantizeQ5_1, src, dst,
+                n, [](const uint8_t *in, float *y) {
+                  const float d = loadHalf(in);
+                  const float m = loadHalf(in + 2);
+                  const uint32_t qh = loadU32(in + 4);
+                  forEachNibble(in + 8, [&](int j, int q) {
+                    int code = q | static_cast<int>(((qh >> j) & 1u) << 4);
+                    y[j] = static_cast<float>(code) * d + m;
+                  });
+                });
 }
 
 void dequantizeRowQ8_0(const void *src, float *dst, int64_t n) {
-  dequantizeRow(Format::Q8_0, src, dst, n, [](const uint8_t *in, float *y) {
-    const float d = loadHalf(in);
-    for (int j = 0; j < kBlock; ++j)
-      y[j] = static_cast<float>(static_cast<int8_t>(in[2 + j])) * d;
-  });
+  dequantizeRow(Format::Q8_0, detail::activeKernels().dequantizeQ8_0, src, dst,
+                n, [](const uint8_t *in, float *y) {
+                  const float d = loadHalf(in);
+                  for (int j = 0; j < kBlock; ++j)
+                    y[j] =
+                        static_cast<float>(static_cast<int8_t>(in[2 + j])) * d;
+                });
 }
 
 void dequantizeRowQ8_1(const void *src, float *dst, int64_t n) {
-  dequantizeRow(Format::Q8_1, src, dst, n, [](const uint8_t *in, float *y) {
-    const float d = loadHalf(in);
-    for (int j = 0; j < kBlock; ++j)
-      y[j] = static_cast<float>(static_cast<int8_t>(in[4 + j])) * d;
-  });
+  dequantizeRow(Format::Q8_1, detail::activeKernels().dequantizeQ8_1, src, dst,
+                n, [](const uint8_t *in, float *y) {
+                  const float d = loadHalf(in);
+                  for (int j = 0; j < kBlock; ++j)
+                    y[j] =
+                        static_cast<float>(static_cast<int8_t>(in[4 + j])) * d;
+                });
 }
 
 //===----------------------------------------------------------------------===//

@@ -40,7 +40,8 @@ inline float bf16ToFp32(uint16_t bits) {
   return floatFromBits(static_cast<uint32_t>(bits) << 16);
 }
 
-/// Row conversions: `count` elements.
+/// Row conversions: `count` elements. On x86-64 they run AVX2 or AVX-512
+/// kernels chosen at run time (Isa.h), bit-identical to the functions above.
 void fp32ToFp16Row(const float *src, uint16_t *dst, int64_t count);
 void fp16ToFp32Row(const uint16_t *src, float *dst, int64_t count);
 void fp32ToBf16Row(const float *src, uint16_t *dst, int64_t count);

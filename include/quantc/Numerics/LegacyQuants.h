@@ -6,6 +6,9 @@
 // (`*_ref`) algorithm, with one the weighted search llama.cpp runs when
 // `ggml_quantize_chunk` gets `quant_weights`.
 //
+// On x86-64 the row functions run AVX2 or AVX-512 kernels chosen at run
+// time (Isa.h), byte-identical to the scalar reference.
+//
 // Registered with the row-codec dispatch of BlockCodecs.h. MLIR-free.
 //
 //===----------------------------------------------------------------------===//

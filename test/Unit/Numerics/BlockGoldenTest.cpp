@@ -1,8 +1,9 @@
 //===- BlockGoldenTest.cpp - block formats against llama.cpp's bytes ------===//
 //
-// The golden-file test of every block format; each format family's test
-// file instantiates it with its formats. Also the 16-bit float formats,
-// which GGUF stores row by row like the block formats.
+// The golden-file test of every block format, on every kernel tier the CPU
+// has; each format family's test file instantiates it with its formats.
+// Also the 16-bit float formats, which GGUF stores row by row like the
+// block formats.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +11,7 @@
 #include "Golden.h"
 
 #include "quantc/Numerics/Float.h"
+#include "quantc/Numerics/Isa.h"
 
 #include <gtest/gtest.h>
 
@@ -79,38 +81,48 @@ TEST_P(BlockGolden, QuantizesAndDequantizesLikeLlamaCpp) {
   ASSERT_EQ(manifestBytes, golden->size());
   ASSERT_EQ(goldenDeq->size(), input->size());
 
-  // Quantize: byte for byte, reporting the first differing block and how
-  // many blocks differ in all.
-  std::vector<uint8_t> ours =
-      quantize(format, *input, rows, cols, imatrix ? imatrix->data() : nullptr);
-  size_t differingBlocks = 0, firstDiff = ours.size();
-  for (size_t block = 0; block < ours.size() / blockBytes; ++block) {
-    if (std::memcmp(&ours[block * blockBytes], &(*golden)[block * blockBytes],
-                    blockBytes) != 0) {
-      if (firstDiff == ours.size())
-        firstDiff = block;
-      ++differingBlocks;
+  // Every kernel tier this CPU has (the scalar reference first) must give
+  // llama.cpp's bytes and floats.
+  for (Isa isa : {Isa::Scalar, Isa::AVX2, Isa::AVX512}) {
+    if (isa > detectIsa())
+      continue;
+    IsaScope tier(isa);
+    SCOPED_TRACE(std::string(isaName(isa)) + " kernels");
+    // Quantize: byte for byte, reporting the first differing block and how
+    // many blocks differ in all.
+    std::vector<uint8_t> ours = quantize(format, *input, rows, cols,
+                                         imatrix ? imatrix->data() : nullptr);
+    size_t differingBlocks = 0, firstDiff = ours.size();
+    for (size_t block = 0; block < ours.size() / blockBytes; ++block) {
+      if (std::memcmp(&ours[block * blockBytes], &(*golden)[block * blockBytes],
+                      blockBytes) != 0) {
+        if (firstDiff == ours.size())
+          firstDiff = block;
+        ++differingBlocks;
+      }
     }
-  }
-  if (differingBlocks != 0) {
-    size_t blocksPerRow = stride / blockBytes;
-    size_t at = firstDiff * blockBytes;
-    while (ours[at] == (*golden)[at])
-      ++at;
-    ADD_FAILURE() << type << " " << variant << ": " << differingBlocks
-                  << " blocks differ; first at row " << firstDiff / blocksPerRow
-                  << " block " << firstDiff % blocksPerRow << " byte "
-                  << at - firstDiff * blockBytes << " (ours 0x" << std::hex
-                  << int(ours[at]) << ", llama.cpp 0x" << int((*golden)[at])
-                  << ")";
-  }
+    if (differingBlocks != 0) {
+      size_t blocksPerRow = stride / blockBytes;
+      size_t at = firstDiff * blockBytes;
+      while (ours[at] == (*golden)[at])
+        ++at;
+      ADD_FAILURE() << type << " " << variant << ": " << differingBlocks
+                    << " blocks differ; first at row "
+                    << firstDiff / blocksPerRow << " block "
+                    << firstDiff % blocksPerRow << " byte "
+                    << at - firstDiff * blockBytes << " (ours 0x" << std::hex
+                    << int(ours[at]) << ", llama.cpp 0x" << int((*golden)[at])
+                    << ")";
+    }
 
-  // Dequantize llama.cpp's bytes: float for float, bit for bit.
-  std::vector<float> deq = dequantize(format, *golden, rows, cols);
-  for (size_t i = 0; i < deq.size(); ++i)
-    ASSERT_EQ(floatBits(deq[i]), floatBits((*goldenDeq)[i]))
-        << type << " " << variant << " row " << i / cols << " column "
-        << i % cols << ": ours " << deq[i] << ", llama.cpp " << (*goldenDeq)[i];
+    // Dequantize llama.cpp's bytes: float for float, bit for bit.
+    std::vector<float> deq = dequantize(format, *golden, rows, cols);
+    for (size_t i = 0; i < deq.size(); ++i)
+      ASSERT_EQ(floatBits(deq[i]), floatBits((*goldenDeq)[i]))
+          << type << " " << variant << " row " << i / cols << " column "
+          << i % cols << ": ours " << deq[i] << ", llama.cpp "
+          << (*goldenDeq)[i];
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Float16, BlockGolden,

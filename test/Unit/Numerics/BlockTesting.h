@@ -2,7 +2,8 @@
 //-*-===//
 //
 // Quantize/dequantize wrappers over the row-codec dispatch, random rows of
-// several shapes, and the llama.cpp golden-file fixture that each format
+// several shapes, a scope that selects a kernel tier, and the llama.cpp
+// golden-file fixture that each format
 // family instantiates with its own formats (BlockGoldenTest.cpp holds the
 // test body).
 //
@@ -13,6 +14,7 @@
 
 #include "quantc/Numerics/BlockCodecs.h"
 #include "quantc/Numerics/Formats.h"
+#include "quantc/Numerics/Isa.h"
 
 #include <gtest/gtest.h>
 
@@ -79,6 +81,18 @@ inline std::vector<float> randomRows(int64_t rows, int64_t cols,
   }
   return values;
 }
+
+/// Selects a kernel tier for the scope, restoring the previous one after.
+class IsaScope {
+public:
+  explicit IsaScope(Isa isa) : previous(getNumericsIsa()) {
+    setNumericsIsa(isa);
+  }
+  ~IsaScope() { setNumericsIsa(previous); }
+
+private:
+  Isa previous;
+};
 
 /// One llama.cpp golden tensor: `TYPE.VARIANT.q` and `TYPE.VARIANT.deq.f32`.
 struct GoldenCase {
