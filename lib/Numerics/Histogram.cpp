@@ -6,14 +6,6 @@
 #include <cmath>
 #include <limits>
 
-// PyTorch evaluates these tensor expressions one float32 operation at a
-// time; a fused multiply-add would round differently.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace quantc {
 
 std::optional<Histogram> buildHistogram(const float *data, int64_t count,

@@ -16,19 +16,15 @@
 
 #include "quantc/Numerics/Float.h"
 
+#include "BlockBytes.h"
+
 #include <cassert>
 #include <cmath>
 
-// A fused multiply-add rounds once where ggml's build rounds twice; forbid
-// contraction so -march=native builds stay exact.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace quantc {
 namespace {
+
+using namespace detail;
 
 /// Elements sharing one scale in both formats.
 constexpr int kGroup = 32;
@@ -55,23 +51,6 @@ constexpr int kXsCodesOffset = 8;
 //===----------------------------------------------------------------------===//
 // Scalar helpers
 //===----------------------------------------------------------------------===//
-
-void storeHalf(uint8_t *p, float value) {
-  uint16_t bits = fp32ToFp16(value);
-  p[0] = static_cast<uint8_t>(bits);
-  p[1] = static_cast<uint8_t>(bits >> 8);
-}
-
-float loadHalf(const uint8_t *p) {
-  return fp16ToFp32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-}
-
-/// Round to nearest (ties to even) via the float adder, as ggml's
-/// `nearest_int`; only used on sub-scale ratios, well inside its range.
-int nearestInt(float value) {
-  float shifted = value + 12582912.0f;
-  return static_cast<int>(floatBits(shifted) & 0x007FFFFFu) - 0x00400000;
-}
 
 //===----------------------------------------------------------------------===//
 // Nearest level

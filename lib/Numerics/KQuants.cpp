@@ -17,13 +17,6 @@
 #include <cmath>
 #include <cstring>
 
-// See KQuantsSearch.cpp: ggml's build rounds every multiply and add.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace quantc {
 namespace {
 

@@ -18,13 +18,8 @@
 #include <cmath>
 #include <cstring>
 
-// A fused multiply-add rounds once where ggml's build (baseline x86-64, no
-// FMA) rounds twice; forbid contraction so -march=native builds stay exact.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
 // Vector arguments of these internal helpers never cross an ABI boundary.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 

@@ -17,9 +17,16 @@
 
 #include "quantc/Numerics/Float.h"
 
+#include "BlockBytes.h"
+
 #include <cstdint>
 
 namespace quantc::kquants {
+
+using detail::clampInt;
+using detail::loadHalf;
+using detail::nearestInt;
+using detail::storeHalf;
 
 /// Elements per K-quant super-block.
 constexpr int kSuperBlock = 256;
@@ -29,28 +36,6 @@ constexpr float kGroupMaxEps = 1e-15f;
 
 /// The longest group any search takes (Q4_K/Q5_K sub-blocks).
 constexpr int kMaxGroup = 32;
-
-/// Round to nearest (ties to even) via the float adder: adding 1.5 * 2^23
-/// leaves the rounded integer in the low mantissa bits. ggml rounds this
-/// way throughout the K-quants; out-of-range inputs wrap exactly as in ggml.
-inline int nearestInt(float value) {
-  float shifted = value + 12582912.0f;
-  return static_cast<int>(floatBits(shifted) & 0x007FFFFFu) - 0x00400000;
-}
-
-inline int clampInt(int value, int lo, int hi) {
-  return value < lo ? lo : (value > hi ? hi : value);
-}
-
-inline void storeHalf(uint8_t *p, float value) {
-  uint16_t bits = fp32ToFp16(value);
-  p[0] = static_cast<uint8_t>(bits);
-  p[1] = static_cast<uint8_t>(bits >> 8);
-}
-
-inline float loadHalf(const uint8_t *p) {
-  return fp16ToFp32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-}
 
 /// Symmetric codes minimising the weighted squared error, ggml's
 /// `make_qx_quants` with rmse_type 1: tries the scales -(nmax + 0.1 k) / max

@@ -11,6 +11,8 @@
 
 #include "quantc/Numerics/Float.h"
 
+#include "BlockBytes.h"
+
 #include "Kernels.h"
 
 #include <algorithm>
@@ -21,6 +23,8 @@
 
 namespace quantc {
 namespace {
+
+using namespace detail;
 
 /// Elements per block of every legacy format (checked against the registry).
 constexpr int kBlock = 32;
@@ -36,16 +40,6 @@ const FormatInfo &legacyInfo(Format format) {
 //===----------------------------------------------------------------------===//
 // Scalar helpers
 //===----------------------------------------------------------------------===//
-
-void storeHalf(uint8_t *p, float value) {
-  uint16_t bits = fp32ToFp16(value);
-  p[0] = static_cast<uint8_t>(bits);
-  p[1] = static_cast<uint8_t>(bits >> 8);
-}
-
-float loadHalf(const uint8_t *p) {
-  return fp16ToFp32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-}
 
 void storeU32(uint8_t *p, uint32_t value) {
   for (int i = 0; i < 4; ++i)
@@ -76,19 +70,6 @@ int truncateToInt8(float value) {
 /// ggml's `(uint8_t)value`.
 int truncateToUInt8(float value) {
   return static_cast<uint8_t>(truncateToInt32(value));
-}
-
-/// Round to nearest (ties to even) via the float adder: adding 1.5 * 2^23
-/// leaves the rounded integer in the low mantissa bits. ggml's K-quant and
-/// imatrix searches round this way; matching it matters for ties and for
-/// out-of-range values (|v| > 2^22), where the result wraps as in ggml.
-int nearestInt(float value) {
-  float shifted = value + 12582912.0f;
-  return static_cast<int>(floatBits(shifted) & 0x007FFFFFu) - 0x00400000;
-}
-
-int clampInt(int value, int lo, int hi) {
-  return value < lo ? lo : (value > hi ? hi : value);
 }
 
 /// Packs the low nibbles of a block's 32 codes: element j in the low half of

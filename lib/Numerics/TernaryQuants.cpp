@@ -12,11 +12,15 @@
 
 #include "quantc/Numerics/Float.h"
 
+#include "BlockBytes.h"
+
 #include <cassert>
 #include <cmath>
 
 namespace quantc {
 namespace {
+
+using namespace detail;
 
 constexpr int kBlock = 256;
 
@@ -41,16 +45,6 @@ constexpr TritSpan kTQ1Spans[] = {
 
 /// 3^n for the trit positions of a byte.
 constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
-
-void storeHalf(uint8_t *p, float value) {
-  uint16_t bits = fp32ToFp16(value);
-  p[0] = static_cast<uint8_t>(bits);
-  p[1] = static_cast<uint8_t>(bits >> 8);
-}
-
-float loadHalf(const uint8_t *p) {
-  return fp16ToFp32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-}
 
 /// Largest magnitude of a block, ggml's d; its inverse (0 when d is 0)
 /// scales the block into [-1, 1].

@@ -96,8 +96,9 @@ TEST(IQuants, ElementsDecodeToTheNearestLevelOfTheirGroup) {
         ASSERT_LE(error, nearest + slack) << "element " << i << " scale " << s;
         const double lo = std::min(-127 * s, 113 * s);
         const double hi = std::max(-127 * s, 113 * s);
-        if (x >= lo && x <= hi)
+        if (x >= lo && x <= hi) {
           ASSERT_LE(error, 12 * std::fabs(s) + slack) << "element " << i;
+        }
       }
     }
   }
