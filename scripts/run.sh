@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled default: sets up, builds, then runs quantc's
-# calibration front half on examples/mlp.mlir, a two-layer float MLP.
-# Usage: scripts/run.sh [MODEL.mlir]  (output under out/)
+# calibration front half on examples/mlp.mlir, a two-layer float MLP, and,
+# where ../shared/data is present, quantizes the shared mix3M checkpoint to
+# a q4_K GGUF. Usage: scripts/run.sh [MODEL.mlir]  (output under out/)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 model=${1:-$root/examples/mlp.mlir}
@@ -22,3 +23,12 @@ count=$(grep -c 'qc.observe' "$observed" || true)
 echo "quant-opt: $model -> $observed ($count observers)" >&2
 grep -o 'qc.observe %[^:]*' "$observed" | sed 's/^/  /' >&2
 cat "$observed"
+
+# A real checkpoint to a llama.cpp-loadable GGUF, like llama-quantize.
+models=$root/../shared/data/models
+if [ -f "$models/mix3M.bin" ] && [ -f "$models/tok512.bin" ]; then
+  "$build_dir/bin/quantc" convert "$models/mix3M.bin" --type q4_K \
+    --tokenizer "$models/tok512.bin" -o "$out_dir/mix3M-q4_K.gguf"
+else
+  echo "run: ../shared/data/models not found; skipping the mix3M -> q4_K GGUF step" >&2
+fi

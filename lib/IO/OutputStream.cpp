@@ -3,8 +3,11 @@
 #include "quantc/IO/OutputStream.h"
 
 #include <cerrno>
+#include <climits>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +34,72 @@ Status MemoryOutputStream::write(const void *data, size_t size) {
 }
 
 namespace {
+
+//===----------------------------------------------------------------------===//
+// Temporary files that an interrupt must not leave behind
+//===----------------------------------------------------------------------===//
+
+// A signal handler may only call async-signal-safe functions, so pending
+// temporary paths live in fixed buffers the handler can unlink from.
+constexpr int kMaxPendingTemps = 16;
+struct PendingTemp {
+  volatile sig_atomic_t inUse;
+  char path[PATH_MAX];
+};
+PendingTemp pendingTemps[kMaxPendingTemps];
+std::mutex pendingSlotsMutex;
+constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+extern "C" void removePendingTempsAndDie(int signal) {
+  for (PendingTemp &temp : pendingTemps)
+    if (temp.inUse)
+      ::unlink(temp.path);
+  // Die of the same signal, so that the caller sees how we ended.
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
+
+/// Installs the cleanup for signals whose action is still the default (one
+/// the embedding program ignores or handles itself is left alone).
+void installCleanupHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int signal : kCleanupSignals) {
+      struct sigaction current;
+      if (::sigaction(signal, nullptr, &current) != 0 ||
+          current.sa_handler != SIG_DFL)
+        continue;
+      struct sigaction action = {};
+      action.sa_handler = removePendingTempsAndDie;
+      sigemptyset(&action.sa_mask);
+      ::sigaction(signal, &action, nullptr);
+    }
+  });
+}
+
+/// The slot now holding `path`, or -1 when none is free (the file is then
+/// still removed on every path except a fatal signal).
+int registerPendingTemp(const std::string &path) {
+  installCleanupHandlers();
+  if (path.size() >= PATH_MAX)
+    return -1;
+  std::lock_guard<std::mutex> lock(pendingSlotsMutex);
+  for (int slot = 0; slot < kMaxPendingTemps; ++slot) {
+    PendingTemp &temp = pendingTemps[slot];
+    if (temp.inUse)
+      continue;
+    std::memcpy(temp.path, path.c_str(), path.size() + 1);
+    temp.inUse = 1;
+    return slot;
+  }
+  return -1;
+}
+
+void unregisterPendingTemp(int slot) {
+  if (slot >= 0)
+    pendingTemps[slot].inUse = 0;
+}
+
 std::string directoryOf(const std::string &path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos)
@@ -60,8 +129,10 @@ AtomicFileOutputStream::create(const std::string &path) {
     return makeError(tempPath,
                      ": cannot set permissions: ", std::strerror(err));
   }
-  return std::unique_ptr<AtomicFileOutputStream>(
+  auto stream = std::unique_ptr<AtomicFileOutputStream>(
       new AtomicFileOutputStream(path, tempPath, fd));
+  stream->pendingSlot = registerPendingTemp(tempPath);
+  return stream;
 }
 
 AtomicFileOutputStream::~AtomicFileOutputStream() {
@@ -74,6 +145,8 @@ void AtomicFileOutputStream::discard() {
     ::close(fd);
   fd = -1;
   ::unlink(tempPath.c_str());
+  unregisterPendingTemp(pendingSlot);
+  pendingSlot = -1;
 }
 
 Status AtomicFileOutputStream::write(const void *data, size_t size) {
@@ -107,6 +180,8 @@ Status AtomicFileOutputStream::commit() {
     return makeError("cannot rename ", tempPath, " to ", path, ": ",
                      std::strerror(errno));
   committed = true;
+  unregisterPendingTemp(pendingSlot);
+  pendingSlot = -1;
   // Durability of the rename; the output is complete either way, so a
   // directory that cannot be opened or synced is not an error.
   int dir = ::open(directoryOf(path).c_str(), O_RDONLY | O_DIRECTORY);

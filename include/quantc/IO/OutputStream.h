@@ -4,7 +4,8 @@
 // checking read-write-read round trips) or into a file that appears
 // atomically. A file is never left half-written: output goes to a temporary
 // file in the destination's directory, which is synced and renamed over the
-// destination only on commit(), and removed otherwise.
+// destination only on commit(), and removed otherwise: also when SIGINT,
+// SIGTERM or SIGHUP ends the process (where their action was the default).
 //
 //===----------------------------------------------------------------------===//
 
@@ -68,6 +69,8 @@ private:
   std::string path;
   std::string tempPath;
   int fd;
+  /// Where a fatal signal finds the temporary path to remove, or -1.
+  int pendingSlot = -1;
   bool committed = false;
 };
 

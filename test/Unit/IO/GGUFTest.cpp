@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 using namespace quantc;
@@ -211,6 +215,39 @@ TEST(GGUF, WritesFilesAtomically) {
   EXPECT_EQ(failed.error(), "no data for tensor 2");
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"every.gguf"});
   EXPECT_EQ(write(*read), *readFile(path));
+}
+
+// An interrupted writer (Ctrl-C, kill) leaves neither output nor temporary,
+// and still dies of its signal. SIGINT is tried only where it is not
+// ignored (a shell starts background jobs with SIGINT ignored, and the
+// cleanup leaves ignored signals alone).
+TEST(GGUF, InterruptedWritesLeaveNoTemporary) {
+  std::vector<int> signals = {SIGTERM};
+  struct sigaction interrupt;
+  if (::sigaction(SIGINT, nullptr, &interrupt) == 0 &&
+      interrupt.sa_handler != SIG_IGN)
+    signals.push_back(SIGINT);
+  for (int signal : signals) {
+    TempDir dir;
+    std::string path = dir.file("out.gguf");
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      EveryKind every;
+      (void)writeGGUFFile(every.file, path,
+                          [&](size_t index, uint8_t *, uint64_t) -> Status {
+                            if (index == 1)
+                              ::raise(signal);
+                            return Status::success();
+                          });
+      ::_exit(0); // not reached: the signal ends the child
+    }
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(wstatus)) << "exit status " << wstatus;
+    EXPECT_EQ(WTERMSIG(wstatus), signal);
+    EXPECT_EQ(dir.entries(), std::vector<std::string>{});
+  }
 }
 
 TEST(GGUF, ReportsUnwritablePaths) {
