@@ -94,6 +94,37 @@ private:
   Isa previous;
 };
 
+/// Importance weights like llama-imatrix's: positive, every 16th column
+/// 100 times heavier.
+inline std::vector<float> randomImportance(int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(0.01f, 1.0f);
+  std::vector<float> importance(cols);
+  for (int64_t c = 0; c < cols; ++c)
+    importance[c] = uniform(rng) * (c % 16 == 0 ? 100.0f : 1.0f);
+  return importance;
+}
+
+/// Importance-weighted squared error of a quantize/dequantize round trip of
+/// `src`, quantized with `importance` when `useImportance`, else plain.
+inline double weightedRoundTripError(Format format,
+                                     const std::vector<float> &src,
+                                     int64_t rows, int64_t cols,
+                                     const std::vector<float> &importance,
+                                     bool useImportance) {
+  std::vector<float> deq =
+      dequantize(format,
+                 quantize(format, src, rows, cols,
+                          useImportance ? importance.data() : nullptr),
+                 rows, cols);
+  double sum = 0;
+  for (size_t i = 0; i < src.size(); ++i) {
+    double e = double(src[i]) - double(deq[i]);
+    sum += importance[i % cols] * e * e;
+  }
+  return sum;
+}
+
 /// One llama.cpp golden tensor: `TYPE.VARIANT.q` and `TYPE.VARIANT.deq.f32`.
 struct GoldenCase {
   Format format;

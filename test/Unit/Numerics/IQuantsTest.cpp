@@ -124,24 +124,12 @@ TEST(IQuants, XsLargestGroupScaleIsMinus32) {
 TEST(IQuants, ImportanceLowersWeightedError) {
   const int64_t rows = 8, cols = 2048;
   std::vector<float> src = randomRows(rows, cols, 99);
-  std::vector<float> importance(cols);
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> uniform(0.01f, 1.0f);
-  for (int64_t c = 0; c < cols; ++c)
-    importance[c] = uniform(rng) * (c % 16 == 0 ? 100.0f : 1.0f);
+  std::vector<float> importance = randomImportance(cols, 7);
   for (Format format : kIQuantFormats) {
     SCOPED_TRACE(formatName(format));
-    auto weightedError = [&](const float *imp) {
-      std::vector<float> deq = dequantize(
-          format, quantize(format, src, rows, cols, imp), rows, cols);
-      double sum = 0;
-      for (size_t i = 0; i < src.size(); ++i) {
-        double e = double(src[i]) - double(deq[i]);
-        sum += importance[i % cols] * e * e;
-      }
-      return sum;
-    };
-    EXPECT_LT(weightedError(importance.data()), weightedError(nullptr));
+    EXPECT_LT(
+        weightedRoundTripError(format, src, rows, cols, importance, true),
+        weightedRoundTripError(format, src, rows, cols, importance, false));
   }
 }
 

@@ -112,15 +112,6 @@ std::vector<float> normalRows(int64_t rows, int64_t cols, uint32_t seed) {
   return values;
 }
 
-std::vector<float> randomImportance(int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uniform(0.01f, 1.0f);
-  std::vector<float> importance(cols);
-  for (int64_t c = 0; c < cols; ++c)
-    importance[c] = uniform(rng) * (c % 16 == 0 ? 100.0f : 1.0f);
-  return importance;
-}
-
 //===----------------------------------------------------------------------===//
 // Weight formats
 //===----------------------------------------------------------------------===//
@@ -220,20 +211,9 @@ TEST(KQuants, ImportanceLowersWeightedError) {
   std::vector<float> importance = randomImportance(cols, 7);
   for (Format format : kWeightFormats) {
     SCOPED_TRACE(formatName(format));
-    auto weightedError = [&](const std::vector<float> &deq) {
-      double sum = 0;
-      for (size_t i = 0; i < src.size(); ++i) {
-        double e = double(src[i]) - double(deq[i]);
-        sum += importance[i % cols] * e * e;
-      }
-      return sum;
-    };
-    double plain = weightedError(dequantize(
-        format, quantize(format, src, rows, cols, nullptr), rows, cols));
-    double weighted = weightedError(
-        dequantize(format, quantize(format, src, rows, cols, importance.data()),
-                   rows, cols));
-    EXPECT_LT(weighted, plain);
+    EXPECT_LT(
+        weightedRoundTripError(format, src, rows, cols, importance, true),
+        weightedRoundTripError(format, src, rows, cols, importance, false));
   }
 }
 

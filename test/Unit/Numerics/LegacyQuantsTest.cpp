@@ -113,28 +113,13 @@ TEST(LegacyQuants, RoundTripErrorIsBoundedPerBlock) {
 TEST(LegacyQuants, ImportanceLowersWeightedError) {
   const int64_t rows = 8, cols = 2048;
   std::vector<float> src = randomRows(rows, cols, 99);
-  std::vector<float> importance(cols);
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> uniform(0.01f, 1.0f);
-  for (int64_t c = 0; c < cols; ++c)
-    importance[c] = uniform(rng) * (c % 16 == 0 ? 100.0f : 1.0f);
+  std::vector<float> importance = randomImportance(cols, 7);
   for (Format format :
        {Format::Q4_0, Format::Q4_1, Format::Q5_0, Format::Q5_1}) {
     SCOPED_TRACE(formatName(format));
-    auto weightedError = [&](const std::vector<float> &deq) {
-      double sum = 0;
-      for (size_t i = 0; i < src.size(); ++i) {
-        double e = double(src[i]) - double(deq[i]);
-        sum += importance[i % cols] * e * e;
-      }
-      return sum;
-    };
-    double plain = weightedError(dequantize(
-        format, quantize(format, src, rows, cols, nullptr), rows, cols));
-    double weighted = weightedError(
-        dequantize(format, quantize(format, src, rows, cols, importance.data()),
-                   rows, cols));
-    EXPECT_LT(weighted, plain);
+    EXPECT_LT(
+        weightedRoundTripError(format, src, rows, cols, importance, true),
+        weightedRoundTripError(format, src, rows, cols, importance, false));
   }
 }
 
