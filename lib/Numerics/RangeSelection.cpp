@@ -3,7 +3,6 @@
 #include "quantc/Numerics/RangeSelection.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -12,7 +11,8 @@ namespace quantc {
 
 void accumulateAbsHistogram(Histogram &histogram, const float *data,
                             int64_t count, int64_t bins) {
-  assert(bins >= 1 && "a histogram needs at least one bin");
+  if (bins < 1)
+    return;
   float batchMax = -1.0f;
   for (int64_t i = 0; i < count; ++i)
     if (std::isfinite(data[i]))
@@ -28,10 +28,24 @@ void accumulateAbsHistogram(Histogram &histogram, const float *data,
     // Everything so far was zero and sits in bin 0 on any range.
     histogram.max = batchMax;
   } else if (batchMax > histogram.max) {
-    const int64_t oldBins = static_cast<int64_t>(histogram.counts.size());
-    const double width = static_cast<double>(histogram.max) / oldBins;
-    const auto newBins = static_cast<int64_t>(std::ceil(batchMax / width));
-    histogram.counts.resize(std::max(newBins, oldBins), 0.0f);
+    const auto oldBins = static_cast<int64_t>(histogram.counts.size());
+    double width = static_cast<double>(histogram.max) / oldBins;
+    double needed = std::ceil(batchMax / width);
+    if (needed > kMaxCalibrationBins) {
+      // Merge runs of `factor` bins so the grown histogram fits the cap;
+      // the edges stay edges of the old bins.
+      const auto factor =
+          static_cast<int64_t>(std::ceil(needed / kMaxCalibrationBins));
+      std::vector<float> merged((oldBins + factor - 1) / factor, 0.0f);
+      for (int64_t bin = 0; bin < oldBins; ++bin)
+        merged[bin / factor] += histogram.counts[bin];
+      histogram.counts = std::move(merged);
+      width *= static_cast<double>(factor);
+      needed = std::ceil(batchMax / width);
+    }
+    const auto newBins = static_cast<int64_t>(needed);
+    histogram.counts.resize(std::max<int64_t>(newBins, histogram.counts.size()),
+                            0.0f);
     histogram.max = static_cast<float>(width * histogram.counts.size());
   }
 

@@ -19,6 +19,8 @@ namespace quantc {
 
 /// The bin count ModelOpt and TensorRT calibrate over.
 constexpr int64_t kCalibrationBins = 2048;
+/// The most bins a growing histogram keeps (4 MiB of counts).
+constexpr int64_t kMaxCalibrationBins = int64_t(1) << 20;
 
 /// Adds |x| for the finite values of `data` to `histogram`, which bins
 /// [0, max] (`min` stays 0). An empty histogram (no counts) starts with
@@ -31,8 +33,10 @@ constexpr int64_t kCalibrationBins = 2048;
 /// arange may add one bin past the data that histc then spreads over), and
 /// while only zeros have been seen the range stays [0, 0] with the zeros in
 /// bin 0, the first positive batch then setting the range (ModelOpt's zero
-/// bin width would make the growth divide by zero). Memory grows with the
-/// ratio of the largest to the first max, as in ModelOpt.
+/// bin width would make the growth divide by zero), and growth is capped at
+/// kMaxCalibrationBins: past it, adjacent bins merge by a whole factor
+/// first (ModelOpt's memory grows with the ratio of the largest to the first
+/// max, without bound). `bins` < 1 leaves the histogram unchanged.
 void accumulateAbsHistogram(Histogram &histogram, const float *data,
                             int64_t count, int64_t bins = kCalibrationBins);
 

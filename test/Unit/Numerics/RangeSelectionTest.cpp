@@ -183,6 +183,32 @@ TEST(RangeSelectionHistogram, GrowsInStepsOfTheExistingWidth) {
   EXPECT_EQ(histogram.counts, (std::vector<float>{2, 1, 0, 1, 0, 0, 2}));
 }
 
+// A batch far beyond the first range would need billions of bins; the
+// histogram merges whole runs of bins instead, keeping every count and the
+// old edges, and stays within the cap.
+TEST(RangeSelectionHistogram, GrowthBeyondTheCapMergesBins) {
+  const float first[] = {1.0f, 0.3f, 0.9f};
+  const float huge[] = {1e9f};
+  Histogram histogram;
+  accumulateAbsHistogram(histogram, first, 3, 4);
+  accumulateAbsHistogram(histogram, huge, 1, 4);
+  const auto bins = static_cast<int64_t>(histogram.counts.size());
+  EXPECT_LE(bins, kMaxCalibrationBins);
+  EXPECT_GT(bins, kMaxCalibrationBins / 2);
+  EXPECT_GE(histogram.max, 1e9f);
+  EXPECT_LT(histogram.max, 1e9f * 1.001f);
+  float total = 0;
+  for (float c : histogram.counts)
+    total += c;
+  EXPECT_EQ(total, 4.0f);
+  // The three small values share the first merged bin; 1e9 is in the last.
+  EXPECT_EQ(histogram.counts.front(), 3.0f);
+  EXPECT_EQ(histogram.counts.back(), 1.0f);
+  // Zero bins asked for: nothing changes.
+  accumulateAbsHistogram(histogram, first, 3, 0);
+  EXPECT_EQ(static_cast<int64_t>(histogram.counts.size()), bins);
+}
+
 TEST(RangeSelectionHistogram, ZerosBeforeTheFirstPositiveBatchStayInBinZero) {
   const float zeros[] = {0.0f, -0.0f, 0.0f};
   Histogram histogram;
