@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -123,6 +124,25 @@ inline double weightedRoundTripError(Format format,
     sum += importance[i % cols] * e * e;
   }
   return sum;
+}
+
+/// Checks a format family's codec lookup: it answers exactly for `family`,
+/// with codecs of the asked format, and getRowCodec hands out the same ones.
+inline void expectFamilyDispatch(const RowCodec *(*lookup)(Format),
+                                 const std::vector<Format> &family) {
+  size_t count = 0;
+  const FormatInfo *formats = allFormats(count);
+  for (size_t i = 0; i < count; ++i) {
+    const Format format = formats[i].format;
+    const bool member =
+        std::find(family.begin(), family.end(), format) != family.end();
+    const RowCodec *codec = lookup(format);
+    EXPECT_EQ(codec != nullptr, member) << formats[i].name;
+    if (codec) {
+      EXPECT_EQ(codec->format, format) << formats[i].name;
+      EXPECT_EQ(getRowCodec(format), codec) << formats[i].name;
+    }
+  }
 }
 
 /// One llama.cpp golden tensor: `TYPE.VARIANT.q` and `TYPE.VARIANT.deq.f32`.

@@ -205,19 +205,9 @@ TEST(IQuants, RowFunctionsReturnRegistryRowBytes) {
 }
 
 TEST(IQuants, DispatchCoversIQ4FormatsOnly) {
-  size_t count = 0;
-  const FormatInfo *formats = allFormats(count);
-  for (size_t i = 0; i < count; ++i) {
-    Format format = formats[i].format;
-    bool iq4 = format == Format::IQ4_NL || format == Format::IQ4_XS;
-    const RowCodec *codec = getIQuantRowCodec(format);
-    EXPECT_EQ(codec != nullptr, iq4) << formats[i].name;
-    if (codec) {
-      EXPECT_EQ(codec->format, format);
-      EXPECT_EQ(getRowCodec(format), codec) << formats[i].name;
-      EXPECT_TRUE(formats[i].acceptsImportance) << formats[i].name;
-    }
-  }
+  expectFamilyDispatch(getIQuantRowCodec, {Format::IQ4_NL, Format::IQ4_XS});
+  for (Format format : {Format::IQ4_NL, Format::IQ4_XS})
+    EXPECT_TRUE(getFormatInfo(format).acceptsImportance) << formatName(format);
 }
 
 } // namespace

@@ -307,4 +307,10 @@ TEST(KQuants, Q8_KZeroBlockIsZeroBytes) {
     ASSERT_EQ(v, 0.0f);
 }
 
+TEST(KQuants, DispatchCoversKQuantFormatsOnly) {
+  expectFamilyDispatch(getKQuantRowCodec,
+                       {Format::Q2_K, Format::Q3_K, Format::Q4_K, Format::Q5_K,
+                        Format::Q6_K, Format::Q8_K});
+}
+
 } // namespace

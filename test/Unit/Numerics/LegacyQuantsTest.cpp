@@ -267,20 +267,8 @@ TEST(LegacyQuants, RowFunctionsReturnRegistryRowBytes) {
 }
 
 TEST(LegacyQuants, DispatchCoversLegacyFormatsOnly) {
-  size_t count = 0;
-  const FormatInfo *formats = allFormats(count);
-  for (size_t i = 0; i < count; ++i) {
-    Format format = formats[i].format;
-    bool legacy =
-        std::find(std::begin(kLegacyFormats), std::end(kLegacyFormats),
-                  format) != std::end(kLegacyFormats);
-    const RowCodec *codec = getLegacyRowCodec(format);
-    EXPECT_EQ(codec != nullptr, legacy) << formats[i].name;
-    if (codec) {
-      EXPECT_EQ(codec->format, format);
-      EXPECT_EQ(getRowCodec(format), codec) << formats[i].name;
-    }
-  }
+  expectFamilyDispatch(getLegacyRowCodec,
+                       {std::begin(kLegacyFormats), std::end(kLegacyFormats)});
   for (Format format : kWeightFormats)
     EXPECT_EQ(getFormatInfo(format).acceptsImportance, format != Format::Q8_0)
         << getFormatInfo(format).name;

@@ -180,18 +180,7 @@ TEST(Ternary, RowFunctionsReturnRegistryRowBytes) {
 }
 
 TEST(Ternary, DispatchCoversTernaryFormatsOnly) {
-  size_t count = 0;
-  const FormatInfo *formats = allFormats(count);
-  for (size_t i = 0; i < count; ++i) {
-    Format format = formats[i].format;
-    bool ternary = format == Format::TQ1_0 || format == Format::TQ2_0;
-    const RowCodec *codec = getTernaryRowCodec(format);
-    EXPECT_EQ(codec != nullptr, ternary) << formats[i].name;
-    if (codec) {
-      EXPECT_EQ(codec->format, format);
-      EXPECT_EQ(getRowCodec(format), codec) << formats[i].name;
-    }
-  }
+  expectFamilyDispatch(getTernaryRowCodec, {Format::TQ1_0, Format::TQ2_0});
 }
 
 } // namespace
