@@ -60,4 +60,25 @@ def QC_StatsAttr : QC_Attr<"Stats", "stats"> {
   }];
 }
 
+def QC_ExternalAttr : QC_Attr<"External", "external"> {
+  let summary = "a weight whose bytes stay in a model file";
+  let description = [{
+    The value of an `ml_program.global` whose contents live in a file at a
+    byte offset, in the global's element type, row-major. The importer writes
+    these so that a model is never printed into IR; the CPU pipeline
+    (`qc-bind-external-weights`) turns each load of such a global into a
+    view of a memory-mapped file that the runtime passes in.
+
+    ```mlir
+    ml_program.global private @"blk.0.attn_q.weight"(
+        #qc.external<path = "/models/stories260K.bin", offset = 8220>)
+        : tensor<64x64xf32>
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"path of the file">:$path,
+                        "uint64_t":$offset);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // QC_ATTRS_TD

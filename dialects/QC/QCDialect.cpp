@@ -144,6 +144,15 @@ LogicalResult HistogramAttr::verify(function_ref<InFlightDiagnostic()> emitError
   return success();
 }
 
+LogicalResult
+ExternalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                     StringRef path, uint64_t offset) {
+  (void)offset;
+  if (path.empty())
+    return emitError() << "external weight needs a file path";
+  return success();
+}
+
 LogicalResult StatsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t count, std::optional<int64_t> axis,
                                 DenseF64ArrayAttr minAttr,

@@ -1,0 +1,58 @@
+//===- CPUPipeline.cpp - qc-cpu-pipeline ----------------------------------===//
+
+#include "quantc/Pipelines/Pipelines.h"
+
+#include "quantc/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void quantc::buildCPUPipeline(OpPassManager &pm) {
+  pm.addPass(qc::createQCBindExternalWeights());
+  // No CSE before bufferization: it would merge identical tensor.empty +
+  // linalg.fill destinations, and every op but one would then need a copy.
+  pm.addPass(createCanonicalizerPass());
+  // Let producers of new cache rows write straight into the cache.
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // The cache and logits results alias their arguments: drop them, so the
+  // entry point is a pure destination-passing call.
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  pm.addPass(qc::createQCDropAliasedEntryResults());
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addNestedPass<func::FuncOp>(qc::createQCCopiesToLinalg());
+
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  // Strided-metadata expansion emits affine.apply: lower affine after it.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void quantc::registerPipelines() {
+  PassPipelineRegistration<>(
+      "qc-cpu-pipeline",
+      "Lower an imported float model to the LLVM dialect for the host CPU",
+      [](OpPassManager &pm) { buildCPUPipeline(pm); });
+}
