@@ -25,6 +25,19 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"import", "MODEL [--tokenizer TOK] -o MODEL.mlir",
+     "write a llama2.c, GGUF or safetensors Llama as one MLIR module "
+     "(linalg, weights left in the file)",
+     runImport},
+    {"compile", "MODEL [--target cpu] -o MODEL.so",
+     "compile a model ahead of time into a shared object for this CPU",
+     runCompile},
+    {"run", "MODEL [--tokenizer TOK] [--prompt TEXT] [-n N] [--temp T]",
+     "generate text (greedy at --temp 0, else top-p sampling)", runRun},
+    {"eval", "MODEL --text FILE [--ctx N] [--windows N] [--reference M2]",
+     "perplexity under the shared protocol; KL divergence and top-1 "
+     "agreement against a reference model",
+     runEval},
     {"convert", "IN --type TYPE [--imatrix FILE] -o OUT.gguf",
      "quantize every eligible tensor of a GGUF, safetensors or llama2.c "
      "file into a GGUF, like llama-quantize",
