@@ -13,6 +13,7 @@ namespace quantc::tool {
 /// process exit code: 0 on success, 1 on bad input, 2 on bad usage.
 int runConvert(const std::vector<std::string> &args);
 int runInfo(const std::vector<std::string> &args);
+int runSynth(const std::vector<std::string> &args);
 
 /// "1.50 MiB", "12.0 KiB", "900 B".
 std::string formatBytes(uint64_t bytes);
