@@ -3,6 +3,7 @@
 #include "IOTesting.h"
 
 #include "quantc/IO/Llama2C.h"
+#include "quantc/IO/LlamaSpec.h"
 #include "quantc/IO/SyntheticModel.h"
 
 #include <gtest/gtest.h>
@@ -139,6 +140,12 @@ TEST(SyntheticModel, WritesASeparateClassifier) {
   EXPECT_NE(std::memcmp(wcls->data,
                         checkpoint->find("token_embedding_table")->data, 128),
             0);
+
+  Result<LlamaSpec> spec = loadLlamaSpec(dir.file("m.bin"));
+  ASSERT_TRUE(spec.ok()) << spec.error();
+  EXPECT_FALSE(spec->sharedClassifier);
+  EXPECT_EQ(spec->config.kvHeads, 1);
+  EXPECT_EQ(spec->output.shape, (std::vector<int64_t>{100, 32}));
 }
 
 TEST(SyntheticModel, RefusesImpossibleShapes) {
@@ -325,6 +332,23 @@ TEST(SyntheticTokenizer, FitsAnyVocabularySize) {
   EXPECT_EQ(tooSmall.error(), "a tokenizer needs at least 259 tokens (3 "
                               "special tokens and 256 byte tokens), not 258");
   EXPECT_FALSE(makeSyntheticTokenizer(kMaxSyntheticVocabSize + 1).ok());
+}
+
+TEST(SyntheticModel, LoadsAsALlamaSpecWithItsTokenizer) {
+  TempDir dir;
+  SyntheticModelOptions options;
+  options.seed = 42;
+  ASSERT_TRUE(writeSyntheticModelFile(options, dir.file("m.bin")).ok());
+  ASSERT_TRUE(writeSyntheticTokenizerFile(512, dir.file("t.bin")).ok());
+  Result<LlamaSpec> spec = loadLlamaSpec(dir.file("m.bin"), dir.file("t.bin"));
+  ASSERT_TRUE(spec.ok()) << spec.error();
+  EXPECT_EQ(spec->config.dim, 64);
+  EXPECT_EQ(spec->config.layers, 2);
+  EXPECT_EQ(spec->config.contextLength, 256);
+  EXPECT_TRUE(spec->sharedClassifier);
+  EXPECT_EQ(spec->tokenizerPath,
+            std::filesystem::canonical(dir.file("t.bin")).string());
+  EXPECT_EQ(spec->getWeights().size(), 1u + 2 * 9 + 1);
 }
 
 } // namespace
