@@ -43,6 +43,10 @@ const Command kCommands[] = {
      "file into a GGUF, like llama-quantize",
      runConvert},
     {"info", "FILE", "print a model file's metadata and tensors", runInfo},
+    {"synth", "-o OUT.bin [--tokenizer-out TOK.bin] [--dim N ...] [--seed N]",
+     "write a deterministic Llama-shaped llama2.c checkpoint with seeded "
+     "random weights (and its tokenizer)",
+     runSynth},
 };
 
 void printHelp(FILE *out) {

@@ -28,7 +28,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace quantc::io {
@@ -41,7 +43,10 @@ enum class RopeStyle {
   SplitHalves,
 };
 
+/// "adjacent_pairs", "split_halves".
 std::string_view getRopeStyleName(RopeStyle style);
+/// The style getRopeStyleName spells `name`, if any.
+std::optional<RopeStyle> lookupRopeStyle(std::string_view name);
 
 struct LlamaConfig {
   int64_t dim = 0;
@@ -111,10 +116,20 @@ struct LlamaSpec {
 };
 
 /// Loads any supported checkpoint (detected as `quantc convert` does).
-/// `tokenizerPath` may be empty; when set it must exist and is recorded.
+/// `tokenizerPath` may be empty; when set it must exist and is recorded
+/// (absolute; a llama2.c model's must be a tokenizer of its vocabulary).
 /// Refuses, with the tensor named, what the importer cannot express yet:
 /// quantized GGUF tensors, missing or misshapen weights, architectures
 /// other than llama.
+///
+/// A Hugging Face model may also be given as its sharded index
+/// (`model.safetensors.index.json`, whose weight_map names shards in its
+/// directory) or as the directory holding it or `model.safetensors`; the
+/// `config.json` beside it supplies the config (rope_scaling is refused).
+/// Tensors a plain Llama lacks (biases, rope_freqs, experts) are refused
+/// rather than ignored, except HF's rotary_emb.inv_freq buffers. Paths in
+/// the spec (sourcePath, WeightRef::file, tokenizerPath) are absolute with
+/// symbolic links resolved.
 Result<LlamaSpec> loadLlamaSpec(const std::string &path,
                                 const std::string &tokenizerPath = "");
 
