@@ -1,34 +1,44 @@
 #!/usr/bin/env bash
-# The main job on the bundled default: sets up, builds, then runs quantc's
-# calibration front half on examples/mlp.mlir, a two-layer float MLP, and,
-# where ../shared/data is present, quantizes the shared mix3M checkpoint to
-# a q4_K GGUF. Usage: scripts/run.sh [MODEL.mlir]  (output under out/)
+# The main job on the bundled default: sets up, builds, imports a real Llama
+# checkpoint into MLIR, compiles it for this CPU and prints its float
+# perplexity under the shared evaluation protocol, then a greedy sample.
+#
+# Default model: ../shared/data's stories260K (llama2.c checkpoint, tok512
+# tokenizer) scored on the TinyStories excerpt; without shared data, a
+# deterministic synthetic Llama-shaped model that `quantc synth` writes,
+# scored on examples/story.txt.
+#
+# Usage: scripts/run.sh [--windows N]   (N windows of 512 tokens; default all)
+# Outputs under out/: model.mlir, eval.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-model=${1:-$root/examples/mlp.mlir}
+windows=()
+if [ "${1:-}" = "--windows" ] && [ -n "${2:-}" ]; then
+  windows=(--windows "$2")
+fi
 build_dir=$("$root/scripts/build.sh")
+quantc=$build_dir/bin/quantc
 out_dir=$root/out
 mkdir -p "$out_dir"
-name=$(basename "$model" .mlir)
-observed=$out_dir/$name.observed.mlir
 
-# Place an observer on every tensor a scheme may quantize: weights per output
-# channel, activations per tensor with a 2048-bin histogram for range search.
-"$build_dir/bin/quant-opt" "$model" \
-  --qc-insert-observers="weights=per-channel activations=per-tensor bins=2048" \
-  --canonicalize --cse -o "$observed.tmp"
-mv "$observed.tmp" "$observed"
-
-count=$(grep -c 'qc.observe' "$observed" || true)
-echo "quant-opt: $model -> $observed ($count observers)" >&2
-grep -o 'qc.observe %[^:]*' "$observed" | sed 's/^/  /' >&2
-cat "$observed"
-
-# A real checkpoint to a llama.cpp-loadable GGUF, like llama-quantize.
-models=$root/../shared/data/models
-if [ -f "$models/mix3M.bin" ] && [ -f "$models/tok512.bin" ]; then
-  "$build_dir/bin/quantc" convert "$models/mix3M.bin" --type q4_K \
-    --tokenizer "$models/tok512.bin" -o "$out_dir/mix3M-q4_K.gguf"
+data=$root/../shared/data
+if [ -f "$data/models/stories260K.bin" ] && [ -f "$data/models/tok512.bin" ] &&
+   [ -f "$data/text/tinystories_validation_excerpt.txt" ]; then
+  model=$data/models/stories260K.bin
+  tokenizer=$data/models/tok512.bin
+  text=$data/text/tinystories_validation_excerpt.txt
 else
-  echo "run: ../shared/data/models not found; skipping the mix3M -> q4_K GGUF step" >&2
+  echo "run: ../shared/data not found; using a synthetic model (random weights: its perplexity only shows the flow)" >&2
+  model=$out_dir/synthetic.bin
+  tokenizer=$out_dir/synthetic-tok.bin
+  "$quantc" synth -o "$model" --tokenizer-out "$tokenizer"
+  text=$root/examples/story.txt
 fi
+
+# Checkpoint -> one MLIR module; the weights stay in the checkpoint.
+"$quantc" import "$model" --tokenizer "$tokenizer" -o "$out_dir/model.mlir"
+# Perplexity (the last line: mean_nll=... ppl=... tokens=...).
+"$quantc" eval "$out_dir/model.mlir" --text "$text" "${windows[@]}" \
+  --json "$out_dir/eval.json"
+# What the model writes, greedily.
+"$quantc" run "$out_dir/model.mlir" --temp 0 -n 64 --quiet
