@@ -34,6 +34,8 @@ void quantc::buildCPUPipeline(OpPassManager &pm) {
   // entry point is a pure destination-passing call.
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addPass(qc::createQCDropAliasedEntryResults());
+  // Per-row buffers of fused attention: allocated once, not per row.
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(qc::createQCCopiesToLinalg());

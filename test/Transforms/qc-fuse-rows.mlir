@@ -3,21 +3,37 @@
 // Causal attention of T queries over T keys. Every op between the scores
 // and the weighted sum of values works on a T x T tensor; after the pass
 // they run inside one loop over queries, on 1 x T rows, and no T x T tensor
-// is left.
+// is left. The mask leaves row t its first t + 1 columns visible, and the
+// chain after it is exactly softmax then a contraction, so every op of the
+// row stops there: keys, values and the row buffers are sliced to that
+// count (the buffers stay full width underneath, for allocation outside
+// the loop).
 
 // CHECK-LABEL: func @attention
 // CHECK-SAME:    (%[[Q:.*]]: tensor<?x8xf32>, %[[K:.*]]: tensor<?x8xf32>, %[[V:.*]]: tensor<?x8xf32>)
 // CHECK-NOT:     tensor<?x?xf32>
+// CHECK:         %[[C:.*]] = tensor.dim %[[K]]
+// CHECK:         %[[KEYS:.*]] = tensor.extract_slice %[[K]][0, 0] [%[[C]], 8] [1, 1]
+// CHECK:         %[[VALUES:.*]] = tensor.extract_slice %[[V]][0, 0] [%[[C]], 8] [1, 1]
 // CHECK:         %[[OUT:.*]] = scf.for %[[T:.*]] = %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<?x8xf32>) {
 // CHECK:           %[[QT:.*]] = tensor.extract_slice %[[Q]][%[[T]], 0] [1, 8] [1, 1]
-// CHECK:           %[[ZERO:.*]] = linalg.fill {{.*}} -> tensor<1x?xf32>
-// CHECK:           %[[DOTS:.*]] = linalg.generic {{.*}} ins(%[[QT]], %{{.*}} : tensor<1x8xf32>, tensor<?x8xf32>) outs(%[[ZERO]] : tensor<1x?xf32>)
+// CHECK:           %[[FULL:.*]] = tensor.empty(%[[C]]) : tensor<1x?xf32>
+// CHECK:           %[[LAST:.*]] = affine.apply #{{.*}}(%[[T]])
+// CHECK:           %[[NEXT_COL:.*]] = arith.addi %[[LAST]], %{{.*}} : index
+// CHECK:           %[[ALL:.*]] = arith.cmpi uge, %[[LAST]], %[[C]] : index
+// CHECK:           %[[N:.*]] = arith.select %[[ALL]], %[[C]], %[[NEXT_COL]] : index
+// CHECK:           %[[KN:.*]] = tensor.extract_slice %[[KEYS]][0, 0] [%[[N]], 8] [1, 1]
+// CHECK:           %[[ROW0:.*]] = tensor.extract_slice %[[FULL]][0, 0] [1, %[[N]]] [1, 1]
+// CHECK:           %[[ZERO:.*]] = linalg.fill {{.*}} outs(%[[ROW0]] : tensor<1x?xf32>)
+// CHECK:           %[[DOTS:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[KN]] : tensor<1x8xf32>, tensor<?x8xf32>) outs(%[[ZERO]] : tensor<1x?xf32>)
 // CHECK:           %[[MASKED:.*]] = linalg.generic {{.*}} ins(%[[DOTS]] : tensor<1x?xf32>)
 // CHECK:           arith.maximumf
 // CHECK:           math.exp
 // CHECK:           arith.addf
-// CHECK:           arith.divf
-// CHECK:           %[[ROW:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x8xf32>)
+// CHECK:           %[[P:.*]] = linalg.generic
+// CHECK:             arith.divf
+// CHECK:           %[[VN:.*]] = tensor.extract_slice %[[VALUES]][0, 0] [%[[N]], 8] [1, 1]
+// CHECK:           %[[ROW:.*]] = linalg.generic {{.*}} ins(%[[P]], %[[VN]] : tensor<1x?xf32>, tensor<?x8xf32>) outs(%{{.*}} : tensor<1x8xf32>)
 // CHECK:           %[[NEXT:.*]] = tensor.insert_slice %[[ROW]] into %[[ACC]][%[[T]], 0] [1, 8] [1, 1]
 // CHECK:           scf.yield %[[NEXT]]
 // CHECK:         }
@@ -88,6 +104,44 @@ func.func @attention(%q: tensor<?x8xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf3
   %o0 = linalg.fill ins(%zero : f32) outs(%e5 : tensor<?x8xf32>) -> tensor<?x8xf32>
   %out = linalg.generic {indexing_maps = #pv, iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%probs, %v : tensor<?x?xf32>, tensor<?x8xf32>) outs(%o0 : tensor<?x8xf32>) {
+  ^bb0(%p: f32, %x: f32, %acc: f32):
+    %m = arith.mulf %p, %x : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?x8xf32>
+  return %out : tensor<?x8xf32>
+}
+
+// -----
+
+// Without a mask every column counts: rows are fused, not narrowed.
+
+#qk2 = [affine_map<(t, s, e) -> (t, e)>, affine_map<(t, s, e) -> (s, e)>, affine_map<(t, s, e) -> (t, s)>]
+#pv2 = [affine_map<(t, e, s) -> (t, s)>, affine_map<(t, e, s) -> (s, e)>, affine_map<(t, e, s) -> (t, e)>]
+
+// CHECK-LABEL: func @full_attention
+// CHECK:         scf.for
+// CHECK-NOT:       arith.cmpi
+// CHECK:           linalg.generic
+// CHECK:         }
+func.func @full_attention(%q: tensor<?x8xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = tensor.dim %q, %c0 : tensor<?x8xf32>
+  %c = tensor.dim %k, %c0 : tensor<?x8xf32>
+  %e0 = tensor.empty(%t, %c) : tensor<?x?xf32>
+  %z0 = linalg.fill ins(%zero : f32) outs(%e0 : tensor<?x?xf32>) -> tensor<?x?xf32>
+  %dots = linalg.generic {indexing_maps = #qk2, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%q, %k : tensor<?x8xf32>, tensor<?x8xf32>) outs(%z0 : tensor<?x?xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<?x?xf32>
+  %e5 = tensor.empty(%t) : tensor<?x8xf32>
+  %o0 = linalg.fill ins(%zero : f32) outs(%e5 : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %out = linalg.generic {indexing_maps = #pv2, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dots, %v : tensor<?x?xf32>, tensor<?x8xf32>) outs(%o0 : tensor<?x8xf32>) {
   ^bb0(%p: f32, %x: f32, %acc: f32):
     %m = arith.mulf %p, %x : f32
     %s = arith.addf %acc, %m : f32

@@ -348,6 +348,18 @@ def QCFuseRows : Pass<"qc-fuse-rows", "func::FuncOp"> {
     `tensor.empty`. Producers of the linear-size inputs (queries, keys,
     values) are left alone.
 
+    A row of causal attention then computes only its visible prefix: when
+    the row's chain is exactly a mask `select(column <= bound, x, -inf)`
+    (unsigned `ule`, or `bound >= column`; `bound` independent of the
+    column), a row maximum, `exp(x - max)`, a row sum, a division and a
+    contraction over the columns, the masked columns are -inf, then
+    exactly 0, then add nothing (for finite values); so every op of the
+    chain (and the scores' producer) is restricted to the first
+    `min(bound + 1, columns)` columns: keys and values are sliced, row
+    buffers stay full width under a slice (one allocation for all rows).
+    This halves prefill attention, and makes a prefill row compute exactly
+    what one-token decode computes for it. Any other chain is left whole.
+
     Example (`--qc-fuse-rows`): scores of queries `%q` against keys `%k`,
     then a row maximum
 
