@@ -53,6 +53,223 @@ bool prefersDotProducts(vector::ContractionOp contract, int64_t width) {
   return lhsType.getShape().back() >= width;
 }
 
+/// Outer products accumulate in one chain of FMAs per result vector, as
+/// long as the reduction: 16 of them (an attention tile weighting 16
+/// values) take 16 FMA latencies, and a loop carrying the accumulator cannot
+/// overlap its iterations. This splits the reduction into chunks of
+/// `chunk`, contracted into zeros independently and summed pairwise, and
+/// only then added to the accumulator: chains of `chunk` FMAs, and one add
+/// carried from iteration to iteration.
+struct SplitReductionChains : OpRewritePattern<vector::ContractionOp> {
+  SplitReductionChains(MLIRContext *context, int64_t chunk)
+      : OpRewritePattern(context, /*benefit=*/2), chunk(chunk) {}
+
+  LogicalResult matchAndRewrite(vector::ContractionOp contract,
+                                PatternRewriter &rewriter) const override {
+    if (contract.getKind() != vector::CombiningKind::ADD ||
+        contract->getParentOfType<vector::MaskOp>())
+      return failure();
+    auto resultType = dyn_cast<VectorType>(contract.getResultType());
+    if (!resultType || !isa<FloatType>(resultType.getElementType()))
+      return failure();
+    SmallVector<vector::IteratorType> iterators =
+        contract.getIteratorTypesArray();
+    SmallVector<unsigned> reductions;
+    for (auto [index, iterator] : llvm::enumerate(iterators))
+      if (iterator == vector::IteratorType::reduction)
+        reductions.push_back(index);
+    if (reductions.size() != 1)
+      return failure();
+    unsigned reduction = reductions.front();
+    SmallVector<AffineMap> maps = contract.getIndexingMapsArray();
+    auto positionIn = [&](AffineMap map) -> std::optional<unsigned> {
+      for (auto [position, expr] : llvm::enumerate(map.getResults()))
+        if (auto dim = dyn_cast<AffineDimExpr>(expr);
+            dim && dim.getPosition() == reduction)
+          return position;
+      return std::nullopt;
+    };
+    std::optional<unsigned> lhsPosition = positionIn(maps[0]);
+    std::optional<unsigned> rhsPosition = positionIn(maps[1]);
+    if (!lhsPosition || !rhsPosition)
+      return failure();
+    auto lhsType = cast<VectorType>(contract.getLhsType());
+    auto rhsType = cast<VectorType>(contract.getRhsType());
+    int64_t size = lhsType.getDimSize(*lhsPosition);
+    if (lhsType.isScalable() || rhsType.isScalable() || size < 2 * chunk ||
+        size % chunk != 0)
+      return failure();
+    // When the larger input reads the reduction along its innermost
+    // dimension, the lowering transposes it once; split, it would transpose
+    // every chunk. (Attention scores, reducing over the head size, keep
+    // their chains; the weighted sum of values, reducing over keys, splits.)
+    bool lhsLarger = lhsType.getNumElements() >= rhsType.getNumElements();
+    VectorType larger = lhsLarger ? lhsType : rhsType;
+    unsigned largerPosition = lhsLarger ? *lhsPosition : *rhsPosition;
+    if (largerPosition == larger.getRank() - 1)
+      return failure();
+
+    Location loc = contract.getLoc();
+    auto slice = [&](Value value, VectorType type, unsigned position,
+                     int64_t offset) {
+      SmallVector<int64_t> offsets(type.getRank(), 0),
+          strides(type.getRank(), 1);
+      SmallVector<int64_t> sizes(type.getShape());
+      offsets[position] = offset;
+      sizes[position] = chunk;
+      return vector::ExtractStridedSliceOp::create(rewriter, loc, value,
+                                                   offsets, sizes, strides)
+          .getResult();
+    };
+    Value zero = arith::ConstantOp::create(rewriter, loc,
+                                           rewriter.getZeroAttr(resultType));
+    SmallVector<Value> partials;
+    for (int64_t offset = 0; offset < size; offset += chunk)
+      partials.push_back(vector::ContractionOp::create(
+          rewriter, loc,
+          slice(contract.getLhs(), lhsType, *lhsPosition, offset),
+          slice(contract.getRhs(), rhsType, *rhsPosition, offset), zero,
+          contract.getIndexingMaps(), contract.getIteratorTypes(),
+          contract.getKind()));
+    while (partials.size() > 1) {
+      SmallVector<Value> sums;
+      for (size_t i = 0; i + 1 < partials.size(); i += 2)
+        sums.push_back(
+            arith::AddFOp::create(rewriter, loc, partials[i], partials[i + 1]));
+      if (partials.size() % 2)
+        sums.push_back(partials.back());
+      partials = std::move(sums);
+    }
+    rewriter.replaceOpWithNewOp<arith::AddFOp>(contract, contract.getAcc(),
+                                               partials.front());
+    return success();
+  }
+
+  int64_t chunk;
+};
+
+/// Dot products of one vector `x[K]` with the N rows of `w[N, K]` (a tile
+/// of a projection), without a full horizontal reduction per row: each row
+/// accumulates `width`-lane partial sums (FMAs over the K / width chunks),
+/// then the N partial vectors are reduced together by a butterfly of
+/// shuffles and adds, halving the lanes per row at each level, so that the
+/// N results come out in one vector. For N = 8 and 16 lanes: 24 shuffles
+/// and adds instead of 8 reduction trees (~10 instructions each) and 8
+/// inserts.
+struct ButterflyDotProducts : OpRewritePattern<vector::ContractionOp> {
+  ButterflyDotProducts(MLIRContext *context, int64_t width)
+      : OpRewritePattern(context, /*benefit=*/2), width(width) {}
+
+  LogicalResult matchAndRewrite(vector::ContractionOp contract,
+                                PatternRewriter &rewriter) const override {
+    if (contract.getKind() != vector::CombiningKind::ADD ||
+        contract->getParentOfType<vector::MaskOp>() ||
+        !llvm::isPowerOf2_64(width))
+      return failure();
+    auto resultType = dyn_cast<VectorType>(contract.getResultType());
+    auto lhsType = cast<VectorType>(contract.getLhsType());
+    auto rhsType = cast<VectorType>(contract.getRhsType());
+    if (!resultType || resultType.getRank() != 1 || resultType.isScalable() ||
+        !isa<FloatType>(resultType.getElementType()))
+      return failure();
+    // (n, k): the vector is k -> (k), the matrix (n, k) -> (n, k).
+    MLIRContext *context = contract.getContext();
+    AffineExpr n = getAffineDimExpr(0, context);
+    AffineExpr k = getAffineDimExpr(1, context);
+    auto vectorMap = AffineMap::get(2, 0, {k}, context);
+    auto matrixMap = AffineMap::get(2, 0, {n, k}, context);
+    auto resultMap = AffineMap::get(2, 0, {n}, context);
+    SmallVector<AffineMap> maps = contract.getIndexingMapsArray();
+    if (maps[2] != resultMap)
+      return failure();
+    Value x, w;
+    if (maps[0] == vectorMap && maps[1] == matrixMap) {
+      x = contract.getLhs();
+      w = contract.getRhs();
+    } else if (maps[0] == matrixMap && maps[1] == vectorMap) {
+      x = contract.getRhs();
+      w = contract.getLhs();
+    } else {
+      return failure();
+    }
+    if (lhsType.isScalable() || rhsType.isScalable())
+      return failure();
+    auto matrixType = cast<VectorType>(w.getType());
+    int64_t rows = matrixType.getDimSize(0), depth = matrixType.getDimSize(1);
+    if (rows > width || depth < width)
+      return failure();
+
+    Location loc = contract.getLoc();
+    Type element = resultType.getElementType();
+    auto chunkType = VectorType::get({width}, element);
+    Value zeros = arith::ConstantOp::create(rewriter, loc,
+                                            rewriter.getZeroAttr(chunkType));
+    // Chunk c of a K-vector, the last one padded with zeros.
+    auto chunk = [&](Value vector, int64_t offset) -> Value {
+      int64_t size = std::min(width, depth - offset);
+      Value part = vector::ExtractStridedSliceOp::create(
+          rewriter, loc, vector, ArrayRef<int64_t>{offset},
+          ArrayRef<int64_t>{size}, ArrayRef<int64_t>{1});
+      if (size == width)
+        return part;
+      return vector::InsertStridedSliceOp::create(rewriter, loc, part, zeros,
+                                                  ArrayRef<int64_t>{0},
+                                                  ArrayRef<int64_t>{1});
+    };
+    SmallVector<Value> xChunks;
+    for (int64_t offset = 0; offset < depth; offset += width)
+      xChunks.push_back(chunk(x, offset));
+    SmallVector<Value> partials;
+    for (int64_t row = 0; row < rows; ++row) {
+      Value wRow = vector::ExtractOp::create(rewriter, loc, w, row);
+      Value sum;
+      for (auto [index, xChunk] : llvm::enumerate(xChunks)) {
+        Value wChunk = chunk(wRow, index * width);
+        sum = sum ? vector::FMAOp::create(rewriter, loc, xChunk, wChunk, sum)
+                        .getResult()
+                  : arith::MulFOp::create(rewriter, loc, xChunk, wChunk)
+                        .getResult();
+      }
+      partials.push_back(sum);
+    }
+
+    // Butterfly: vectors hold `groups` rows of `lanes` partial sums each.
+    int64_t lanes = width;
+    while (lanes > 1) {
+      int64_t half = lanes / 2;
+      int64_t groups = width / lanes;
+      // Halves of each group of `a` then of `b`.
+      auto halves = [&](Value a, Value b, int64_t which) {
+        SmallVector<int64_t> mask;
+        for (int64_t source = 0; source < 2; ++source)
+          for (int64_t group = 0; group < groups; ++group)
+            for (int64_t lane = 0; lane < half; ++lane)
+              mask.push_back(source * width + group * lanes + which * half +
+                             lane);
+        return vector::ShuffleOp::create(rewriter, loc, a, b, mask).getResult();
+      };
+      SmallVector<Value> next;
+      for (size_t i = 0; i < partials.size(); i += 2) {
+        Value a = partials[i];
+        Value b = i + 1 < partials.size() ? partials[i + 1] : a;
+        next.push_back(arith::AddFOp::create(rewriter, loc, halves(a, b, 0),
+                                             halves(a, b, 1)));
+      }
+      partials = std::move(next);
+      lanes = half;
+    }
+    // Lane r holds row r.
+    Value results = vector::ExtractStridedSliceOp::create(
+        rewriter, loc, partials.front(), ArrayRef<int64_t>{0},
+        ArrayRef<int64_t>{rows}, ArrayRef<int64_t>{1});
+    rewriter.replaceOpWithNewOp<arith::AddFOp>(contract, contract.getAcc(),
+                                               results);
+    return success();
+  }
+
+  int64_t width;
+};
+
 struct LowerVectorsPass
     : public qc::impl::QCLowerVectorsBase<LowerVectorsPass> {
   using Base::Base;
@@ -99,6 +316,10 @@ struct LowerVectorsPass
       if (ops->empty())
         continue;
       RewritePatternSet patterns(context);
+      if (lowering == vector::VectorContractLowering::OuterProduct)
+        patterns.add<SplitReductionChains>(context, /*chunk=*/4);
+      else
+        patterns.add<ButterflyDotProducts>(context, vectorWidth);
       vector::populateVectorContractLoweringPatterns(patterns, lowering);
       vector::populateVectorOuterProductLoweringPatterns(patterns);
       vector::populateVectorTransposeLoweringPatterns(

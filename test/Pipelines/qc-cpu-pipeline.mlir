@@ -1,13 +1,16 @@
 // RUN: quant-opt %s --qc-cpu-pipeline | FileCheck %s
 
 // A projection (x[T, 64] * W[32, 64]^T, T dynamic) and a SiLU reach LLVM
-// vectorized: the projection as dot products of 64-wide rows (one
-// horizontal reduction per output), exp as a polynomial on 32-wide rows.
+// vectorized: the projection as 16-lane FMAs over 64-wide rows whose
+// partial sums a butterfly of shuffles reduces (no horizontal reduction
+// per output), exp as a polynomial on 32-wide rows.
 
 // CHECK-LABEL: llvm.func @block
 // CHECK:         llvm.load {{.*}} -> vector<64xf32>
-// CHECK:         llvm.fmul {{.*}} : vector<64xf32>
-// CHECK:         "llvm.intr.vector.reduce.fadd"({{.*}}) <{fastmathFlags = #llvm.fastmath<reassoc>}> : (f32, vector<64xf32>) -> f32
+// CHECK:         llvm.fmul {{.*}} : vector<16xf32>
+// CHECK:         llvm.intr.fmuladd({{.*}}) : (vector<16xf32>, vector<16xf32>, vector<16xf32>) -> vector<16xf32>
+// CHECK:         llvm.shufflevector {{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23] : vector<16xf32>
+// CHECK-NOT:     vector.reduce.fadd
 // CHECK:         llvm.intr.fma({{.*}}) : (vector<32xf32>, vector<32xf32>, vector<32xf32>) -> vector<32xf32>
 // CHECK:         llvm.fdiv {{.*}} : vector<32xf32>
 // CHECK:         llvm.store {{.*}} : vector<32xf32>, !llvm.ptr

@@ -1,12 +1,22 @@
 // RUN: quant-opt %s -qc-lower-vectors -split-input-file | FileCheck %s
 
 // A column tile of a projection reads its reduction (64 long) along the
-// innermost dimension of both inputs: one dot product per column, a single
-// horizontal reduction each.
+// innermost dimension of both inputs: dot products. Each of the 8 columns
+// accumulates 16-lane partial sums (4 chunks: a multiply, 3 FMAs), then a
+// butterfly of shuffles and adds sums all 8 at once, halving the lanes per
+// column at each of 4 levels, into one vector of 8 results: no horizontal
+// reduction per column.
 
 // CHECK-LABEL: func @dot_products
-// CHECK-COUNT-8: vector.reduction <add>, %{{.*}} : vector<64xf32> into f32
-// CHECK-NOT:     vector.fma
+// CHECK-COUNT-8: arith.mulf {{.*}} : vector<16xf32>
+// CHECK-NOT:     vector.reduction
+// CHECK:         vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23] : vector<16xf32>, vector<16xf32>
+// CHECK:         vector.shuffle %{{.*}}, %{{.*}} [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31] : vector<16xf32>, vector<16xf32>
+// CHECK:         vector.shuffle %{{.*}}, %{{.*}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xf32>, vector<16xf32>
+// CHECK:         %[[SUMS:.*]] = arith.addf %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK:         %[[EIGHT:.*]] = vector.shuffle %[[SUMS]], %[[SUMS]] [0, 1, 2, 3, 4, 5, 6, 7] : vector<16xf32>, vector<16xf32>
+// CHECK:         %[[R:.*]] = arith.addf %{{.*}}, %[[EIGHT]] : vector<8xf32>
+// CHECK:         return %[[R]]
 // CHECK-NOT:     vector.contract
 func.func @dot_products(%x: vector<64xf32>, %w: vector<8x64xf32>, %acc: vector<8xf32>) -> vector<8xf32> {
   %r = vector.contract {indexing_maps = [affine_map<(n, k) -> (k)>, affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>],
@@ -19,7 +29,8 @@ func.func @dot_products(%x: vector<64xf32>, %w: vector<8x64xf32>, %acc: vector<8
 
 // Scores of one query against 16 keys over a head size of 8: too short a
 // reduction to pay a horizontal sum per score; the key tile is transposed
-// once and eight FMAs accumulate all 16 scores.
+// once and eight FMAs accumulate all 16 scores (one chain: splitting it
+// would transpose every chunk).
 
 // CHECK-LABEL: func @outer_products
 // CHECK:         vector.shuffle {{.*}} : vector<128xf32>, vector<128xf32>
@@ -31,6 +42,28 @@ func.func @outer_products(%q: vector<8xf32>, %k: vector<16x8xf32>, %acc: vector<
                         iterator_types = ["parallel", "reduction"], kind = #vector.kind<add>}
       %q, %k, %acc : vector<8xf32>, vector<16x8xf32> into vector<16xf32>
   return %r : vector<16xf32>
+}
+
+// -----
+
+// Weights of 16 keys times their values (head size 8), for 2 query heads:
+// outer products over the keys, in 4 independent chains of 4 FMAs per head
+// (summed pairwise, then added to the accumulator) instead of one chain of
+// 16: the loop over keys carries one add, not 16 FMA latencies.
+
+// CHECK-LABEL: func @weighted_values
+// CHECK-SAME:    %[[ACC:[a-z0-9]*]]: vector<2x8xf32>
+// CHECK-COUNT-32: vector.fma {{.*}} : vector<8xf32>
+// CHECK-COUNT-4: arith.addf {{.*}} : vector<8xf32>
+// CHECK:         arith.addf %[[A:.*]], %[[B:.*]] : vector<8xf32>
+// CHECK:         arith.addf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK:         vector.extract %[[ACC]][0]
+// CHECK-NOT:     vector.contract
+func.func @weighted_values(%p: vector<2x16xf32>, %v: vector<16x8xf32>, %acc: vector<2x8xf32>) -> vector<2x8xf32> {
+  %r = vector.contract {indexing_maps = [affine_map<(r, e, s) -> (r, s)>, affine_map<(r, e, s) -> (s, e)>, affine_map<(r, e, s) -> (r, e)>],
+                        iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>}
+      %p, %v, %acc : vector<2x16xf32>, vector<16x8xf32> into vector<2x8xf32>
+  return %r : vector<2x8xf32>
 }
 
 // -----

@@ -289,12 +289,17 @@ def QCLowerVectors : Pass<"qc-lower-vectors", "func::FuncOp"> {
       transfers lose their permutation maps and leading unit dimensions,
       and broadcasts and transposes fold into the contractions that use
       them;
-    - each `vector.contract` becomes dot products (one horizontal reduction
-      per result element) when both inputs read the reduction along their
-      innermost dimension over at least `vector-width` elements (a
-      projection's columns), and outer products (FMAs along a parallel
-      dimension, after one transpose of the tile) otherwise (attention over
-      a head size of 8);
+    - each `vector.contract` becomes dot products when both inputs read the
+      reduction along their innermost dimension over at least
+      `vector-width` elements (a projection's columns), and outer products
+      (FMAs along a parallel dimension, after one transpose of the tile)
+      otherwise (attention over a head size of 8). Dot products of one
+      vector with N rows accumulate `vector-width`-lane partial sums, which
+      a butterfly of shuffles and adds then reduces for all N rows at once
+      (no horizontal reduction per row). Outer products whose reduction is
+      long, and whose large input needs no transpose, split it into
+      independent chains of 4 FMAs summed pairwise, so that a loop carrying
+      the accumulator is not bound by FMA latency;
     - `vector.multi_reduction` becomes one horizontal reduction per row;
     - n-D transfers and elementwise ops are unrolled to their rows (1-D
       vectors), transfers become loads and stores (masked ones
