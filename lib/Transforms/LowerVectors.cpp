@@ -148,17 +148,26 @@ struct SplitReductionChains : OpRewritePattern<vector::ContractionOp> {
   int64_t chunk;
 };
 
-/// Dot products of one vector `x[K]` with the N rows of `w[N, K]` (a tile
-/// of a projection), without a full horizontal reduction per row: each row
-/// accumulates `width`-lane partial sums (FMAs over the K / width chunks),
-/// then the N partial vectors are reduced together by a butterfly of
-/// shuffles and adds, halving the lanes per row at each level, so that the
-/// N results come out in one vector. For N = 8 and 16 lanes: 24 shuffles
-/// and adds instead of 8 reduction trees (~10 instructions each) and 8
-/// inserts.
+/// Dot products of the rows of `a[M, K]` with the rows of `b[N, K]` (a tile
+/// of a projection: tokens times weight rows; M or N may be absent, a
+/// vector), without a full horizontal reduction per result: each pair of
+/// rows accumulates `width`-lane partial sums (FMAs over the K / width
+/// chunks), then the M x N partial vectors are reduced together by a
+/// butterfly of shuffles and adds, halving the lanes per result at each
+/// level, so that all results come out in one vector. For 8 results and 16
+/// lanes: 24 shuffles and adds instead of 8 reduction trees (~10
+/// instructions each) and 8 inserts. Each result sums its lanes in the same
+/// order whatever M and N, so a tile's shape does not change its bits.
 struct ButterflyDotProducts : OpRewritePattern<vector::ContractionOp> {
   ButterflyDotProducts(MLIRContext *context, int64_t width)
       : OpRewritePattern(context, /*benefit=*/2), width(width) {}
+
+  /// An input read as [rows, K] or [K]: its row loop, if any.
+  struct Input {
+    Value value;
+    std::optional<unsigned> rowLoop;
+    int64_t rows = 1;
+  };
 
   LogicalResult matchAndRewrite(vector::ContractionOp contract,
                                 PatternRewriter &rewriter) const override {
@@ -166,74 +175,106 @@ struct ButterflyDotProducts : OpRewritePattern<vector::ContractionOp> {
         contract->getParentOfType<vector::MaskOp>() ||
         !llvm::isPowerOf2_64(width))
       return failure();
-    auto resultType = dyn_cast<VectorType>(contract.getResultType());
-    auto lhsType = cast<VectorType>(contract.getLhsType());
-    auto rhsType = cast<VectorType>(contract.getRhsType());
-    if (!resultType || resultType.getRank() != 1 || resultType.isScalable() ||
-        !isa<FloatType>(resultType.getElementType()))
+    // A vector of results, or one (a lone dot product).
+    Type resultType = contract.getResultType();
+    auto resultVectorType = dyn_cast<VectorType>(resultType);
+    if ((resultVectorType &&
+         (resultVectorType.getRank() > 2 || resultVectorType.isScalable())) ||
+        !isa<FloatType>(getElementTypeOrSelf(resultType)))
       return failure();
-    // (n, k): the vector is k -> (k), the matrix (n, k) -> (n, k).
-    MLIRContext *context = contract.getContext();
-    AffineExpr n = getAffineDimExpr(0, context);
-    AffineExpr k = getAffineDimExpr(1, context);
-    auto vectorMap = AffineMap::get(2, 0, {k}, context);
-    auto matrixMap = AffineMap::get(2, 0, {n, k}, context);
-    auto resultMap = AffineMap::get(2, 0, {n}, context);
+    SmallVector<vector::IteratorType> iterators =
+        contract.getIteratorTypesArray();
+    SmallVector<unsigned> reductions;
+    for (auto [index, iterator] : llvm::enumerate(iterators))
+      if (iterator == vector::IteratorType::reduction)
+        reductions.push_back(index);
+    if (reductions.size() != 1)
+      return failure();
+    unsigned reduction = reductions.front();
     SmallVector<AffineMap> maps = contract.getIndexingMapsArray();
-    if (maps[2] != resultMap)
+
+    // Each input: [row, k] or [k], the reduction innermost.
+    auto input = [&](Value value, AffineMap map) -> std::optional<Input> {
+      auto type = cast<VectorType>(value.getType());
+      if (type.isScalable() || map.getNumResults() < 1 ||
+          map.getNumResults() > 2 || !map.isProjectedPermutation() ||
+          map.getDimPosition(map.getNumResults() - 1) != reduction)
+        return std::nullopt;
+      Input in{value, std::nullopt, 1};
+      if (map.getNumResults() == 2) {
+        in.rowLoop = map.getDimPosition(0);
+        in.rows = type.getDimSize(0);
+      }
+      return in;
+    };
+    std::optional<Input> lhs = input(contract.getLhs(), maps[0]);
+    std::optional<Input> rhs = input(contract.getRhs(), maps[1]);
+    if (!lhs || !rhs)
       return failure();
-    Value x, w;
-    if (maps[0] == vectorMap && maps[1] == matrixMap) {
-      x = contract.getLhs();
-      w = contract.getRhs();
-    } else if (maps[0] == matrixMap && maps[1] == vectorMap) {
-      x = contract.getRhs();
-      w = contract.getLhs();
-    } else {
+    // The result's dimensions: the inputs' row loops, outer first.
+    AffineMap resultMap = maps[2];
+    if (!resultMap.isProjectedPermutation() ||
+        resultMap.getNumResults() !=
+            (lhs->rowLoop ? 1u : 0u) + (rhs->rowLoop ? 1u : 0u))
       return failure();
+    Input outer = *lhs, inner = *rhs;
+    if (resultMap.getNumResults() > 0) {
+      if (resultMap.getDimPosition(0) != (outer.rowLoop ? *outer.rowLoop : ~0u))
+        std::swap(outer, inner);
+      if (!outer.rowLoop || resultMap.getDimPosition(0) != *outer.rowLoop ||
+          (inner.rowLoop && (resultMap.getNumResults() != 2 ||
+                             resultMap.getDimPosition(1) != *inner.rowLoop)))
+        return failure();
     }
-    if (lhsType.isScalable() || rhsType.isScalable())
-      return failure();
-    auto matrixType = cast<VectorType>(w.getType());
-    int64_t rows = matrixType.getDimSize(0), depth = matrixType.getDimSize(1);
-    if (rows > width || depth < width)
+    int64_t depth = cast<VectorType>(lhs->value.getType()).getShape().back();
+    int64_t results = outer.rows * inner.rows;
+    if (results > width || depth < width)
       return failure();
 
     Location loc = contract.getLoc();
-    Type element = resultType.getElementType();
+    Type element = getElementTypeOrSelf(resultType);
     auto chunkType = VectorType::get({width}, element);
     Value zeros = arith::ConstantOp::create(rewriter, loc,
                                             rewriter.getZeroAttr(chunkType));
-    // Chunk c of a K-vector, the last one padded with zeros.
-    auto chunk = [&](Value vector, int64_t offset) -> Value {
-      int64_t size = std::min(width, depth - offset);
-      Value part = vector::ExtractStridedSliceOp::create(
-          rewriter, loc, vector, ArrayRef<int64_t>{offset},
-          ArrayRef<int64_t>{size}, ArrayRef<int64_t>{1});
-      if (size == width)
-        return part;
-      return vector::InsertStridedSliceOp::create(rewriter, loc, part, zeros,
-                                                  ArrayRef<int64_t>{0},
-                                                  ArrayRef<int64_t>{1});
-    };
-    SmallVector<Value> xChunks;
-    for (int64_t offset = 0; offset < depth; offset += width)
-      xChunks.push_back(chunk(x, offset));
-    SmallVector<Value> partials;
-    for (int64_t row = 0; row < rows; ++row) {
-      Value wRow = vector::ExtractOp::create(rewriter, loc, w, row);
-      Value sum;
-      for (auto [index, xChunk] : llvm::enumerate(xChunks)) {
-        Value wChunk = chunk(wRow, index * width);
-        sum = sum ? vector::FMAOp::create(rewriter, loc, xChunk, wChunk, sum)
-                        .getResult()
-                  : arith::MulFOp::create(rewriter, loc, xChunk, wChunk)
-                        .getResult();
+    // The K / width chunks of each row, the last one padded with zeros.
+    auto chunks = [&](const Input &in) {
+      SmallVector<SmallVector<Value>> rowChunks;
+      for (int64_t row = 0; row < in.rows; ++row) {
+        Value vector =
+            in.rowLoop ? vector::ExtractOp::create(rewriter, loc, in.value, row)
+                             .getResult()
+                       : in.value;
+        SmallVector<Value> parts;
+        for (int64_t offset = 0; offset < depth; offset += width) {
+          int64_t size = std::min(width, depth - offset);
+          Value part = vector::ExtractStridedSliceOp::create(
+              rewriter, loc, vector, ArrayRef<int64_t>{offset},
+              ArrayRef<int64_t>{size}, ArrayRef<int64_t>{1});
+          if (size < width)
+            part = vector::InsertStridedSliceOp::create(
+                rewriter, loc, part, zeros, ArrayRef<int64_t>{0},
+                ArrayRef<int64_t>{1});
+          parts.push_back(part);
+        }
+        rowChunks.push_back(std::move(parts));
       }
-      partials.push_back(sum);
+      return rowChunks;
+    };
+    SmallVector<SmallVector<Value>> outerChunks = chunks(outer);
+    SmallVector<SmallVector<Value>> innerChunks = chunks(inner);
+    SmallVector<Value> partials;
+    for (const SmallVector<Value> &a : outerChunks) {
+      for (const SmallVector<Value> &b : innerChunks) {
+        Value sum;
+        for (auto [x, y] : llvm::zip(a, b))
+          sum =
+              sum ? vector::FMAOp::create(rewriter, loc, x, y, sum).getResult()
+                  : arith::MulFOp::create(rewriter, loc, x, y).getResult();
+        partials.push_back(sum);
+      }
     }
 
-    // Butterfly: vectors hold `groups` rows of `lanes` partial sums each.
+    // Butterfly: vectors hold `groups` results of `lanes` partial sums each.
     int64_t lanes = width;
     while (lanes > 1) {
       int64_t half = lanes / 2;
@@ -258,12 +299,20 @@ struct ButterflyDotProducts : OpRewritePattern<vector::ContractionOp> {
       partials = std::move(next);
       lanes = half;
     }
-    // Lane r holds row r.
-    Value results = vector::ExtractStridedSliceOp::create(
-        rewriter, loc, partials.front(), ArrayRef<int64_t>{0},
-        ArrayRef<int64_t>{rows}, ArrayRef<int64_t>{1});
+    // Lane i holds result i, row-major.
+    Value sums;
+    if (!resultVectorType) {
+      sums = vector::ExtractOp::create(rewriter, loc, partials.front(), 0);
+    } else {
+      sums = vector::ExtractStridedSliceOp::create(
+          rewriter, loc, partials.front(), ArrayRef<int64_t>{0},
+          ArrayRef<int64_t>{results}, ArrayRef<int64_t>{1});
+      if (resultVectorType.getRank() == 2)
+        sums =
+            vector::ShapeCastOp::create(rewriter, loc, resultVectorType, sums);
+    }
     rewriter.replaceOpWithNewOp<arith::AddFOp>(contract, contract.getAcc(),
-                                               results);
+                                               sums);
     return success();
   }
 

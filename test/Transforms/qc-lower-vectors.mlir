@@ -27,6 +27,43 @@ func.func @dot_products(%x: vector<64xf32>, %w: vector<8x64xf32>, %acc: vector<8
 
 // -----
 
+// Two rows by four columns: 8 results from one butterfly, row-major.
+
+// CHECK-LABEL: func @rows_by_columns
+// CHECK-COUNT-8: arith.mulf {{.*}} : vector<16xf32>
+// CHECK-NOT:     vector.reduction
+// CHECK:         %[[EIGHT:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7] : vector<16xf32>, vector<16xf32>
+// CHECK:         %[[GRID:.*]] = vector.shape_cast %[[EIGHT]] : vector<8xf32> to vector<2x4xf32>
+// CHECK:         %[[ROW0:.*]] = vector.extract %[[GRID]][0] : vector<4xf32> from vector<2x4xf32>
+// CHECK:         arith.addf %{{.*}}, %[[ROW0]] : vector<4xf32>
+func.func @rows_by_columns(%x: vector<2x64xf32>, %w: vector<4x64xf32>, %acc: vector<2x4xf32>) -> vector<2x4xf32> {
+  %r = vector.contract {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>],
+                        iterator_types = ["parallel", "parallel", "reduction"], kind = #vector.kind<add>}
+      %x, %w, %acc : vector<2x64xf32>, vector<4x64xf32> into vector<2x4xf32>
+  return %r : vector<2x4xf32>
+}
+
+// -----
+
+// A lone dot product (a row's sum of squares) sums its lanes in the same
+// order as a tile of them; its last chunk is padded with zeros (K = 40).
+
+// CHECK-LABEL: func @lone_dot
+// CHECK-DAG:     %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<16xf32>
+// CHECK:         vector.shuffle %{{.*}}, %[[ZEROS]] [0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31] : vector<16xf32>, vector<16xf32>
+// CHECK-COUNT-2: vector.fma {{.*}} : vector<16xf32>
+// CHECK-NOT:     vector.reduction
+// CHECK:         %[[SUM:.*]] = vector.extract %{{.*}}[0] : f32 from vector<16xf32>
+// CHECK:         arith.addf %{{.*}}, %[[SUM]] : f32
+func.func @lone_dot(%x: vector<40xf32>, %acc: f32) -> f32 {
+  %r = vector.contract {indexing_maps = [affine_map<(k) -> (k)>, affine_map<(k) -> (k)>, affine_map<(k) -> ()>],
+                        iterator_types = ["reduction"], kind = #vector.kind<add>}
+      %x, %x, %acc : vector<40xf32>, vector<40xf32> into f32
+  return %r : f32
+}
+
+// -----
+
 // Scores of one query against 16 keys over a head size of 8: too short a
 // reduction to pay a horizontal sum per score; the key tile is transposed
 // once and eight FMAs accumulate all 16 scores (one chain: splitting it

@@ -293,10 +293,12 @@ def QCLowerVectors : Pass<"qc-lower-vectors", "func::FuncOp"> {
       reduction along their innermost dimension over at least
       `vector-width` elements (a projection's columns), and outer products
       (FMAs along a parallel dimension, after one transpose of the tile)
-      otherwise (attention over a head size of 8). Dot products of one
-      vector with N rows accumulate `vector-width`-lane partial sums, which
-      a butterfly of shuffles and adds then reduces for all N rows at once
-      (no horizontal reduction per row). Outer products whose reduction is
+      otherwise (attention over a head size of 8). Dot products (of one
+      vector with N rows, M rows with N rows, or a lone one) accumulate
+      `vector-width`-lane partial sums, which a butterfly of shuffles and
+      adds then reduces for all results at once (no horizontal reduction
+      per result; every result sums its lanes in the same order whatever
+      the tile's shape). Outer products whose reduction is
       long, and whose large input needs no transpose, split it into
       independent chains of 4 FMAs summed pairwise, so that a loop carrying
       the accumulator is not bound by FMA latency;
