@@ -20,6 +20,8 @@ void quantc::buildCPUPipeline(OpPassManager &pm) {
   // No CSE before bufferization: it would merge identical tensor.empty +
   // linalg.fill destinations, and every op but one would then need a copy.
   pm.addPass(createCanonicalizerPass());
+  // Attention scores one token's row at a time, never tokens x context.
+  pm.addNestedPass<func::FuncOp>(qc::createQCFuseRows());
   // Let producers of new cache rows write straight into the cache.
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
 
@@ -32,10 +34,16 @@ void quantc::buildCPUPipeline(OpPassManager &pm) {
   // entry point is a pure destination-passing call.
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addPass(qc::createQCDropAliasedEntryResults());
+  // Per-row buffers of fused attention: allocated once, not per row.
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(qc::createQCCopiesToLinalg());
 
+  // Small static tiles, vectorized, then lowered to 1-D vectors.
+  pm.addNestedPass<func::FuncOp>(qc::createQCTileAndVectorize());
+  pm.addNestedPass<func::FuncOp>(qc::createQCLowerVectors());
+  // What did not vectorize becomes scalar loops.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertVectorToSCFPass());
   // Strided-metadata expansion emits affine.apply: lower affine after it.

@@ -8,7 +8,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -18,6 +17,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -147,6 +147,33 @@ Result<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine() {
   return std::move(*machine);
 }
 
+/// The LLVM IR optimization both targets run. qc-cpu-pipeline already
+/// tiled, vectorized and unrolled the loops that matter, so LLVM's -O3
+/// pipeline (loop vectorizer, unroller, inliner) would only rediscover that
+/// work on one very large function: for stories260K, -O3 plus codegen took
+/// 3.2 s against 1.1 s with this cleanup (common subexpressions,
+/// loop-invariant address arithmetic), for the same speed. Codegen still
+/// runs at -O3.
+llvm::Error optimizeModule(llvm::Module &module, llvm::TargetMachine *machine) {
+  llvm::LoopAnalysisManager loops;
+  llvm::FunctionAnalysisManager functions;
+  llvm::CGSCCAnalysisManager sccs;
+  llvm::ModuleAnalysisManager modules;
+  llvm::PassBuilder builder(machine);
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(sccs);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, sccs, modules);
+  llvm::ModulePassManager passes;
+  if (llvm::Error error = builder.parsePassPipeline(
+          passes, "function(early-cse,instcombine,simplifycfg,"
+                  "loop-mssa(licm))"))
+    return error;
+  passes.run(module, modules);
+  return llvm::Error::success();
+}
+
 /// `void qc_forward(void **args)`: loads argument i from *args[i] and calls
 /// the C interface, the same convention ExecutionEngine's packed wrappers
 /// use.
@@ -234,7 +261,11 @@ Result<std::unique_ptr<runtime::Model>> jitModel(ModuleOp module) {
       createHostTargetMachine();
   if (!machine)
     return machine.takeError();
-  auto optimize = makeOptimizingTransformer(3, 0, machine->get());
+  llvm::TargetMachine *target = machine->get();
+  std::function<llvm::Error(llvm::Module *)> optimize =
+      [target](llvm::Module *module) {
+        return optimizeModule(*module, target);
+      };
   ExecutionEngineOptions options;
   options.transformer = optimize;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
@@ -276,8 +307,7 @@ Status compileModelArtifact(ModuleOp module, const std::string &path) {
   if (Status status = addPackedEntry(*llvmModule); !status)
     return status;
   addManifest(*llvmModule, *interface);
-  if (llvm::Error error =
-          makeOptimizingTransformer(3, 0, machine->get())(llvmModule.get()))
+  if (llvm::Error error = optimizeModule(*llvmModule, machine->get()))
     return makeError("LLVM optimization failed: ",
                      llvm::toString(std::move(error)));
 

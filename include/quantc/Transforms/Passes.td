@@ -192,4 +192,207 @@ def QCDropAliasedEntryResults
   }];
 }
 
+def QCTileAndVectorize : Pass<"qc-tile-and-vectorize", "func::FuncOp"> {
+  let summary = "Tile bufferized linalg ops into small static tiles and vectorize them";
+  let description = [{
+    Tiles every `linalg` op with buffer semantics (`scf::tileUsingSCF`) so
+    that each tile has a small static shape, drops the tile's unit loops and
+    vectorizes it (`linalg::vectorize`; contractions as `vector.contract` on
+    their operands as stored). The result is `scf.for` loops over
+    `vector.transfer_read`/`transfer_write`, elementwise vector arithmetic,
+    `vector.contract` and `vector.multi_reduction`, which
+    `qc-lower-vectors` lowers. Running after bufferization keeps
+    bufferization's analysis away from the tiled loops; ops on tensors are
+    left alone.
+
+    Tile sizes, per loop of the iteration space:
+    - a dynamic loop is tiled by 1, except the vector loop: a dynamic loop
+      that is the innermost dimension of one of the op's highest-rank
+      operands (the token dimension of a `[T]` vector, the key position of
+      attention scores), tiled by `vector-width`;
+    - a contraction's batch loops (indexing both inputs and the result) are
+      tiled by 1: each tile is one matmul;
+    - static loops stay whole while the tile volume (the product of its
+      loop extents) fits `tile-budget` (`contraction-tile-budget` for
+      contractions); otherwise the largest parallel loops, then reduction
+      loops, are split into power-of-two tiles.
+
+    A loop its tile size does not divide is peeled: the main loop runs full
+    static tiles. The remainder of a static loop is a smaller static tile;
+    that of a dynamic loop is one masked tile of the full vector size,
+    whose reductions see the masked lanes as their neutral element (and
+    whose contractions multiply zero padding), so it computes exactly like
+    a full tile: a row's result does not depend on where the dynamic size
+    ends (one-token decode reproduces a prefill bit for bit), including
+    size 1. Ops the vectorizer cannot handle (gathers) stay as tiled linalg
+    ops.
+
+    Example (`--qc-tile-and-vectorize`): a projection `x[T, 64] * W[20,
+    64]^T`; 20 columns x 64 exceed the contraction budget, so 8 columns per
+    tile, and a static remainder of 4
+
+    ```mlir
+    linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
+                                   affine_map<(m, n, k) -> (n, k)>,
+                                   affine_map<(m, n, k) -> (m, n)>]
+        ins(%x, %w : memref<?x64xf32>, memref<20x64xf32>)
+        outs(%y : memref<?x20xf32>)
+    ```
+    becomes
+    ```mlir
+    scf.for %t = %c0 to %T step %c1 {
+      %xt = vector.transfer_read %x[%t, %c0] ... : vector<64xf32>
+      scf.for %n = %c0 to %c16 step %c8 {
+        %wn = vector.transfer_read %w[%n, %c0] ... : vector<8x64xf32>
+        %yn = vector.transfer_read %y[%t, %n] ... : vector<8xf32>
+        %r = vector.contract {...} %xt, %wn, %yn
+            : vector<64xf32>, vector<8x64xf32> into vector<8xf32>
+        vector.transfer_write %r, %y[%t, %n] ... : vector<8xf32>
+      }
+      // ... the same with vector<4x64xf32> for columns 16..20
+    }
+    ```
+    and a row maximum over a dynamic length `%x: memref<4x?xf32>` becomes a
+    loop over 16-lane tiles carrying the four maxima in a `vector<4xf32>`,
+    then
+    ```mlir
+    %mask = vector.create_mask %c4, %rest : vector<4x16xi1>
+    %part = vector.mask %mask { vector.transfer_read ... } : vector<4x16xi1> -> vector<4x16xf32>
+    %full = arith.select %mask, %part, %neg_inf : vector<4x16xi1>, vector<4x16xf32>
+    %max = vector.multi_reduction <maximumf>, %full, %acc [1] : vector<4x16xf32> to vector<4xf32>
+    ```
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "Tile size of the vector loop (elements of a hardware vector)">,
+    Option<"tileBudget", "tile-budget", "int64_t", /*default=*/"64",
+           "Largest tile volume (product of the tile's loop extents) of "
+           "elementwise ops and reductions">,
+    Option<"contractionTileBudget", "contraction-tile-budget", "int64_t",
+           /*default=*/"512",
+           "Largest tile volume of contractions (matmuls), reduction loops "
+           "included">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def QCLowerVectors : Pass<"qc-lower-vectors", "func::FuncOp"> {
+  let summary = "Lower qc-tile-and-vectorize's vector ops to 1-D vectors, loads and stores";
+  let description = [{
+    Runs after `qc-tile-and-vectorize`, before `convert-vector-to-llvm`:
+    - masked transfers (remainder tiles) take their mask as an operand;
+      transfers lose their permutation maps and leading unit dimensions,
+      and broadcasts and transposes fold into the contractions that use
+      them;
+    - each `vector.contract` becomes dot products when both inputs read the
+      reduction along their innermost dimension over at least
+      `vector-width` elements (a projection's columns), and outer products
+      (FMAs along a parallel dimension, after one transpose of the tile)
+      otherwise (attention over a head size of 8). Dot products (of one
+      vector with N rows, M rows with N rows, or a lone one) accumulate
+      `vector-width`-lane partial sums, which a butterfly of shuffles and
+      adds then reduces for all results at once (no horizontal reduction
+      per result; every result sums its lanes in the same order whatever
+      the tile's shape). Outer products whose reduction is
+      long, and whose large input needs no transpose, split it into
+      independent chains of 4 FMAs summed pairwise, so that a loop carrying
+      the accumulator is not bound by FMA latency;
+    - `vector.multi_reduction` becomes one horizontal reduction per row;
+    - n-D transfers and elementwise ops are unrolled to their rows (1-D
+      vectors), transfers become loads and stores (masked ones
+      `vector.maskedload`/`maskedstore`);
+    - `math.exp` becomes a polynomial, which stays vectorized where the
+      libm call would be scalarized (exp(-inf) is exactly 0, as the masked
+      scores of a softmax need).
+    Broadcasts and shape casts are left to `convert-vector-to-llvm`.
+
+    Example (`--qc-lower-vectors`):
+
+    ```mlir
+    %v = vector.transfer_read %m[%i, %c0], %pad {in_bounds = [true, true]}
+        : memref<?x16xf32>, vector<2x16xf32>
+    %e = math.exp %v : vector<2x16xf32>
+    ```
+    becomes
+    ```mlir
+    %v0 = vector.load %m[%i, %c0] : memref<?x16xf32>, vector<16xf32>
+    %i1 = affine.apply affine_map<()[s0] -> (s0 + 1)>()[%i]
+    %v1 = vector.load %m[%i1, %c0] : memref<?x16xf32>, vector<16xf32>
+    // ... a polynomial in arith and math.fma on %v0, then on %v1
+    ```
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "Elements of a hardware vector">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def QCFuseRows : Pass<"qc-fuse-rows", "func::FuncOp"> {
+  let summary = "Compute tensors with two dynamic dimensions one row at a time";
+  let description = [{
+    A tensor with two or more dynamic dimensions grows with their product:
+    attention scores are tokens x context, 8 MB per layer and head group for
+    a 512-token window, and every op of the softmax would stream one through
+    memory. This pass finds the ops that reduce such a tensor away (the
+    attention-weighted sum of values, whose result is tokens x heads x head
+    size), tiles each by 1 along its dynamic parallel loops (`scf.for` over
+    tokens), and fuses into that loop the producers that read or produce a
+    quadratic tensor, and `linalg.fill`s: the score, mask, max, exp, sum and
+    divide of one token's row, a few KB that stay in cache. A producer two
+    fused ops read is fused twice and then deduplicated (CSE within the
+    loop); slices of whole-tensor `tensor.empty` destinations become per-row
+    `tensor.empty`. Producers of the linear-size inputs (queries, keys,
+    values) are left alone.
+
+    A row of causal attention then computes only its visible prefix: when
+    the row's chain is exactly a mask `select(column <= bound, x, -inf)`
+    (unsigned `ule`, or `bound >= column`; `bound` independent of the
+    column), a row maximum, `exp(x - max)`, a row sum, a division and a
+    contraction over the columns, the masked columns are -inf, then
+    exactly 0, then add nothing (for finite values); so every op of the
+    chain (and the scores' producer) is restricted to the first
+    `min(bound + 1, columns)` columns: keys and values are sliced, row
+    buffers stay full width under a slice (one allocation for all rows).
+    This halves prefill attention, and makes a prefill row compute exactly
+    what one-token decode computes for it. Any other chain is left whole.
+
+    Example (`--qc-fuse-rows`): scores of queries `%q` against keys `%k`,
+    then a row maximum
+
+    ```mlir
+    %s = linalg.generic {...} ins(%q, %k : tensor<?x8xf32>, tensor<?x8xf32>)
+           outs(%zeros : tensor<?x?xf32>) -> tensor<?x?xf32>        // T x C
+    %m = linalg.generic {... "parallel", "reduction"} ins(%s : tensor<?x?xf32>)
+           outs(%init : tensor<?xf32>) -> tensor<?xf32>            // T
+    ```
+    becomes
+    ```mlir
+    %m = scf.for %t = %c0 to %T step %c1 iter_args(%acc = %init) -> (tensor<?xf32>) {
+      %qt = tensor.extract_slice %q[%t, 0] [1, 8] [1, 1] : tensor<?x8xf32> to tensor<1x8xf32>
+      %e = tensor.empty(%C) : tensor<1x?xf32>
+      %zrow = linalg.fill ins(%zero : f32) outs(%e : tensor<1x?xf32>) -> tensor<1x?xf32>
+      %srow = linalg.generic {...} ins(%qt, %k : tensor<1x8xf32>, tensor<?x8xf32>)
+                outs(%zrow : tensor<1x?xf32>) -> tensor<1x?xf32>    // 1 x C
+      %mrow = linalg.generic {...} ins(%srow : tensor<1x?xf32>) outs(...) -> tensor<1xf32>
+      %r = tensor.insert_slice %mrow into %acc[%t] [1] [1] : tensor<1xf32> into tensor<?xf32>
+      scf.yield %r : tensor<?xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // QUANTC_TRANSFORMS_PASSES_TD
