@@ -23,17 +23,33 @@ void CommandLine::addFlag(std::vector<std::string> names, bool &into) {
                      }});
 }
 
-void CommandLine::addInteger(std::vector<std::string> names, int64_t &into,
-                             int64_t min, int64_t max) {
+void CommandLine::addIntegerSetter(std::vector<std::string> names, int64_t min,
+                                   int64_t max,
+                                   std::function<void(int64_t)> set) {
   options.push_back(
-      {std::move(names), true, [&into, min, max](const std::string &value) {
+      {std::move(names), true, [set, min, max](const std::string &value) {
          char *end = nullptr;
          errno = 0;
          long long parsed = std::strtoll(value.c_str(), &end, 10);
          if (value.empty() || *end != '\0' || errno != 0 || parsed < min ||
              parsed > max)
-           return "takes an integer from " + std::to_string(min) + " to " +
+           return "takes a number from " + std::to_string(min) + " to " +
                   std::to_string(max) + ", not '" + value + "'";
+         set(parsed);
+         return std::string();
+       }});
+}
+
+void CommandLine::addUnsigned(std::vector<std::string> names, uint64_t &into) {
+  options.push_back(
+      {std::move(names), true, [&into](const std::string &value) {
+         char *end = nullptr;
+         errno = 0;
+         unsigned long long parsed = std::strtoull(value.c_str(), &end, 10);
+         // strtoull accepts a sign; a seed written -1 is a typo.
+         if (value.empty() || *end != '\0' || errno != 0 || value[0] == '-' ||
+             value[0] == '+')
+           return "takes a number from 0 to 2^64-1, not '" + value + "'";
          into = parsed;
          return std::string();
        }});
@@ -103,10 +119,10 @@ std::optional<int> CommandLine::parse(const std::vector<std::string> &args) {
       continue;
     }
     if (!positional)
-      return usageError("unexpected argument '" + arg + "'");
+      return usageError("unexpected argument '" + arg + "'" + strayHint);
     if (!positional->empty())
-      return usageError("one " + positionalName + " only; got '" +
-                        *positional + "' and '" + arg + "'");
+      return usageError("one " + positionalName + " only; got '" + *positional +
+                        "' and '" + arg + "'");
     *positional = arg;
   }
   if (positional && positional->empty())

@@ -26,12 +26,22 @@ public:
   /// `names` are alternatives, e.g. {"-o", "--output"}.
   void addString(std::vector<std::string> names, std::string &into);
   void addFlag(std::vector<std::string> names, bool &into);
-  void addInteger(std::vector<std::string> names, int64_t &into, int64_t min,
-                  int64_t max);
+  /// Any integer type; [min, max] must fit it.
+  template <typename T>
+  void addInteger(std::vector<std::string> names, T &into, int64_t min,
+                  int64_t max) {
+    addIntegerSetter(std::move(names), min, max,
+                     [&into](int64_t value) { into = static_cast<T>(value); });
+  }
+  /// Any uint64_t, e.g. a seed.
+  void addUnsigned(std::vector<std::string> names, uint64_t &into);
   void addReal(std::vector<std::string> names, double &into, double min,
                double max);
   /// The single positional argument; `what` names it in messages.
   void setPositional(std::string &into, std::string what);
+  /// Appended to the error for a stray argument when there is no positional
+  /// (e.g. "; the output is given with -o").
+  void setStrayArgumentHint(std::string hint) { strayHint = std::move(hint); }
 
   /// Parses `args`; returns the exit code when the command should stop
   /// (after --help: 0; on bad usage: 2, with the message printed).
@@ -50,12 +60,15 @@ private:
     std::function<std::string(const std::string &)> apply;
   };
   const Option *find(const std::string &name) const;
+  void addIntegerSetter(std::vector<std::string> names, int64_t min,
+                        int64_t max, std::function<void(int64_t)> set);
 
   std::string command;
   const char *help;
   std::vector<Option> options;
   std::string *positional = nullptr;
   std::string positionalName;
+  std::string strayHint;
 };
 
 } // namespace quantc::tool

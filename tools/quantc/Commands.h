@@ -3,8 +3,10 @@
 #ifndef QUANTC_TOOLS_QUANTC_COMMANDS_H
 #define QUANTC_TOOLS_QUANTC_COMMANDS_H
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace quantc::tool {
@@ -23,6 +25,10 @@ int runSynth(const std::vector<std::string> &args);
 std::string formatBytes(uint64_t bytes);
 /// "64x512": dimensions joined by x.
 std::string formatShape(const std::vector<int64_t> &shape);
+/// Whether `text` ends with `suffix` (file extensions).
+bool hasSuffix(std::string_view text, std::string_view suffix);
+/// Seconds elapsed since `start`, for progress and summary lines.
+double secondsSince(std::chrono::steady_clock::time_point start);
 
 } // namespace quantc::tool
 

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CommandLine.h"
 #include "Commands.h"
 
 #include "quantc/IO/Convert.h"
@@ -56,85 +57,26 @@ struct Options {
   bool quiet = false;
 };
 
-int usageError(const std::string &message) {
-  std::fprintf(stderr, "quantc convert: %s\n(see quantc convert --help)\n",
-               message.c_str());
-  return 2;
-}
-
-int inputError(const std::string &message) {
-  std::fprintf(stderr, "quantc convert: error: %s\n", message.c_str());
-  return 1;
-}
-
 /// Parses `args`; returns an exit code when the command should stop.
 std::optional<int> parseOptions(const std::vector<std::string> &args,
-                                Options &options) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::optional<std::string> inlineValue;
-    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
-      inlineValue = arg.substr(arg.find('=') + 1);
-      arg = arg.substr(0, arg.find('='));
-    }
-    auto value = [&](std::string &into) -> bool {
-      if (inlineValue) {
-        into = *inlineValue;
-        return true;
-      }
-      if (i + 1 >= args.size())
-        return false;
-      into = args[++i];
-      return true;
-    };
-    bool ok = true;
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    } else if (arg == "--type") {
-      ok = value(options.type);
-    } else if (arg == "-o" || arg == "--output") {
-      ok = value(options.output);
-    } else if (arg == "--imatrix") {
-      ok = value(options.imatrix);
-    } else if (arg == "--tokenizer") {
-      ok = value(options.tokenizer);
-    } else if (arg == "--token-embedding-type") {
-      ok = value(options.tokenEmbeddingType);
-    } else if (arg == "--output-tensor-type") {
-      ok = value(options.outputTensorType);
-    } else if (arg == "--threads") {
-      std::string text;
-      ok = value(text);
-      char *end = nullptr;
-      long threads = ok ? std::strtol(text.c_str(), &end, 10) : 0;
-      if (ok && (text.empty() || *end != '\0' || threads < 1 || threads > 1024))
-        return usageError("--threads takes a number from 1 to 1024, not '" +
-                          text + "'");
-      options.convert.threads = static_cast<unsigned>(threads);
-    } else if (arg == "--allow-requantize") {
-      options.convert.allowRequantize = true;
-    } else if (arg == "--leave-output-tensor") {
-      options.convert.leaveOutputTensor = true;
-    } else if (arg == "--quiet") {
-      options.quiet = true;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError("unknown option '" + arg + "'");
-    } else if (options.input.empty()) {
-      options.input = arg;
-    } else {
-      return usageError("one input only; got '" + options.input + "' and '" +
-                        arg + "'");
-    }
-    if (!ok)
-      return usageError(arg + " needs a value");
-  }
-  if (options.input.empty())
-    return usageError("no input file");
+                                Options &options, CommandLine &line) {
+  line.setPositional(options.input, "input file");
+  line.addString({"--type"}, options.type);
+  line.addString({"-o", "--output"}, options.output);
+  line.addString({"--imatrix"}, options.imatrix);
+  line.addString({"--tokenizer"}, options.tokenizer);
+  line.addString({"--token-embedding-type"}, options.tokenEmbeddingType);
+  line.addString({"--output-tensor-type"}, options.outputTensorType);
+  line.addInteger({"--threads"}, options.convert.threads, 1, 1024);
+  line.addFlag({"--allow-requantize"}, options.convert.allowRequantize);
+  line.addFlag({"--leave-output-tensor"}, options.convert.leaveOutputTensor);
+  line.addFlag({"--quiet"}, options.quiet);
+  if (std::optional<int> exit = line.parse(args))
+    return exit;
   if (options.type.empty())
-    return usageError("no --type");
+    return line.usageError("no --type");
   if (options.output.empty())
-    return usageError("no output file (-o OUT.gguf)");
+    return line.usageError("no output file (-o OUT.gguf)");
   return std::nullopt;
 }
 
@@ -171,12 +113,13 @@ void printProgress(const TensorPlan &plan, size_t index, size_t count) {
 
 int runConvert(const std::vector<std::string> &args) {
   Options options;
-  if (std::optional<int> exit = parseOptions(args, options))
+  CommandLine line("convert", kHelp);
+  if (std::optional<int> exit = parseOptions(args, options, line))
     return *exit;
 
   Result<Format> type = parseWeightType(options.type);
   if (!type)
-    return usageError(type.error());
+    return line.usageError(type.error());
   options.convert.type = *type;
   for (auto [text, into] : {std::pair{&options.tokenEmbeddingType,
                                       &options.convert.tokenEmbeddingType},
@@ -186,33 +129,34 @@ int runConvert(const std::vector<std::string> &args) {
       continue;
     Result<Format> parsed = parseWeightType(*text);
     if (!parsed)
-      return usageError(parsed.error());
+      return line.usageError(parsed.error());
     *into = *parsed;
   }
   if (options.output.size() < 5 ||
       options.output.compare(options.output.size() - 5, 5, ".gguf") != 0)
-    return usageError("the output is a GGUF and its name must end in .gguf, "
-                      "not '" +
-                      options.output + "'");
+    return line.usageError(
+        "the output is a GGUF and its name must end in .gguf, "
+        "not '" +
+        options.output + "'");
   std::error_code ignored;
   if (std::filesystem::equivalent(options.input, options.output, ignored))
-    return usageError("the output would overwrite the input");
+    return line.usageError("the output would overwrite the input");
 
   auto start = std::chrono::steady_clock::now();
   Result<SourceModel> model = loadSourceModel(options.input, options.tokenizer);
   if (!model)
-    return inputError(model.error());
+    return line.inputError(model.error());
   std::optional<ImportanceMatrix> imatrix;
   if (!options.imatrix.empty()) {
     Result<ImportanceMatrix> read = readImatrix(options.imatrix);
     if (!read)
-      return inputError(read.error());
+      return line.inputError(read.error());
     imatrix = std::move(*read);
   }
   Result<ConvertPlan> plan = planConversion(
       *model, options.convert, imatrix ? &*imatrix : nullptr, options.imatrix);
   if (!plan)
-    return inputError(plan.error());
+    return line.inputError(plan.error());
   for (const std::string &note : model->notes)
     std::fprintf(stderr, "quantc convert: note: %s\n", note.c_str());
 
@@ -222,7 +166,7 @@ int runConvert(const std::vector<std::string> &args) {
   Result<uint64_t> written =
       runConversion(*plan, options.convert, options.output, progress);
   if (!written)
-    return inputError(written.error());
+    return line.inputError(written.error());
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

@@ -27,4 +27,14 @@ std::string formatShape(const std::vector<int64_t> &shape) {
   return text;
 }
 
+bool hasSuffix(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 } // namespace quantc::tool

@@ -55,11 +55,6 @@ options:
   --quiet             no summary line
 )";
 
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-
 bool sameFile(const std::string &a, const std::string &b) {
   std::error_code ignored;
   return std::filesystem::equivalent(a, b, ignored);
@@ -106,8 +101,9 @@ int runImport(const std::vector<std::string> &args) {
     for (mlir::Operation &op : (*module)->getBody()->getOperations())
       if (op.getName().getStringRef() == "ml_program.global")
         ++weights;
-    std::fprintf(stderr, "imported %s: %zu weights (external), %zu bytes of "
-                         "IR -> %s in %.2f s\n",
+    std::fprintf(stderr,
+                 "imported %s: %zu weights (external), %zu bytes of "
+                 "IR -> %s in %.2f s\n",
                  input.c_str(), weights, text.size(), output.c_str(),
                  secondsSince(start));
   }

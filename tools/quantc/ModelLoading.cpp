@@ -1,10 +1,13 @@
-//===- ModelLoading.cpp - any MODEL argument to IR or to something runnable ===//
+//===- ModelLoading.cpp - any MODEL argument to IR or to something runnable
+//===//
 
 #include "ModelLoading.h"
 
+#include "Commands.h"
+
+#include "quantc/IO/LlamaSpec.h"
 #include "quantc/Import/LlamaImporter.h"
 #include "quantc/InitAll.h"
-#include "quantc/IO/LlamaSpec.h"
 #include "quantc/Target/CPUTarget.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -20,18 +23,6 @@
 using namespace quantc;
 
 namespace quantc::tool {
-
-namespace {
-bool hasSuffix(const std::string &text, const std::string &suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-      .count();
-}
-} // namespace
 
 std::unique_ptr<mlir::MLIRContext> createContext() {
   mlir::DialectRegistry registry;
@@ -87,7 +78,8 @@ io::Result<RunnableModel> loadRunnableModel(const std::string &path,
     if (!module)
       return module.takeError();
     if (!quiet)
-      std::fprintf(stderr, "compiling %s for this CPU (JIT)...\n", path.c_str());
+      std::fprintf(stderr, "compiling %s for this CPU (JIT)...\n",
+                   path.c_str());
     io::Result<std::unique_ptr<runtime::Model>> model = jitModel(**module);
     if (!model)
       return io::makeError(path, ": ", model.error());

@@ -85,14 +85,15 @@ int runRun(const std::vector<std::string> &args) {
   if (tokenizerPath.empty())
     tokenizerPath = shape.tokenizerPath;
   if (tokenizerPath.empty())
-    return line.inputError(
-        model + " records no tokenizer: pass --tokenizer TOK");
+    return line.inputError(model +
+                           " records no tokenizer: pass --tokenizer TOK");
   io::Result<io::Tokenizer> tokenizer = io::Tokenizer::load(
       tokenizerPath, static_cast<uint32_t>(shape.vocabSize));
   if (!tokenizer)
     return line.inputError(tokenizer.error());
 
-  std::vector<int32_t> promptTokens = tokenizer->encode(prompt, /*addBos=*/true);
+  std::vector<int32_t> promptTokens =
+      tokenizer->encode(prompt, /*addBos=*/true);
   steps = std::min(steps, shape.contextLength);
   if (static_cast<int64_t>(promptTokens.size()) > steps)
     return line.inputError("the prompt is " +
@@ -108,8 +109,8 @@ int runRun(const std::vector<std::string> &args) {
   auto start = std::chrono::steady_clock::now();
   // The whole prompt in one call; its last row predicts the first new token.
   int64_t promptCount = static_cast<int64_t>(promptTokens.size());
-  if (io::Status status = session->forward(promptTokens.data(), promptCount, 0,
-                                           logits.data());
+  if (io::Status status =
+          session->forward(promptTokens.data(), promptCount, 0, logits.data());
       !status)
     return line.inputError(status.error());
   int32_t token = promptTokens.back();
