@@ -30,13 +30,12 @@
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 namespace mlir::qc {
 QUANTC_BEGIN_GENERATED_CODE
@@ -196,16 +195,6 @@ public:
   }
   ~ActiveRecorderScope() { activeRecorder = nullptr; }
 };
-
-/// Strips surrounding whitespace, as `quantc eval` does with its text.
-std::string trimWhitespace(const std::string &text) {
-  const char *space = " \t\n\r\f\v";
-  size_t first = text.find_first_not_of(space);
-  if (first == std::string::npos)
-    return "";
-  size_t last = text.find_last_not_of(space);
-  return text.substr(first, last - first + 1);
-}
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -534,12 +523,13 @@ FailureOr<std::vector<int32_t>> CalibratePass::loadSamples(int64_t vocab) {
   if (samplesPath.empty())
     return moduleError(
         "no samples; pass samples=FILE (int32 tokens .i32, or UTF-8 text)");
-  std::ifstream file(samplesPath, std::ios::binary);
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
+      llvm::MemoryBuffer::getFile(samplesPath, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false);
   if (!file)
-    return moduleError("cannot read the samples file '") << samplesPath << "'";
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  std::string bytes = buffer.str();
+    return moduleError("cannot read the samples file '")
+           << samplesPath << "': " << file.getError().message();
+  StringRef bytes = (*file)->getBuffer();
   if (bytes.empty())
     return moduleError("the samples file '") << samplesPath << "' is empty";
 
@@ -551,7 +541,7 @@ FailureOr<std::vector<int32_t>> CalibratePass::loadSamples(int64_t vocab) {
     tokens.resize(bytes.size() / sizeof(int32_t));
     std::memcpy(tokens.data(), bytes.data(), bytes.size());
   } else {
-    std::string text = trimWhitespace(bytes);
+    StringRef text = bytes.trim(" \t\n\r\f\v");
     if (text.empty())
       return moduleError("the samples file '")
              << samplesPath << "' has no text";

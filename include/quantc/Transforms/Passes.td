@@ -422,9 +422,10 @@ def QCCalibrate : Pass<"qc-calibrate", "ModuleOp"> {
     a run goes over the samples twice: the first pass finds each tensor's
     range, the second bins its values, so the stored histogram has exactly
     the bins the observer asked for and ends at the observed max|x|.
-    Per-channel statistics carry no histogram (the attribute has none to
-    offer). Re-running overwrites earlier statistics, and drops a `qtype`
-    chosen from them.
+    Per-channel statistics carry no histogram (`#qc.stats` holds one per
+    tensor); a warning counts the per-channel observers that asked for one.
+    Re-running overwrites earlier statistics, and drops a `qtype` chosen
+    from them.
 
     Samples are a raw little-endian int32 token file (`.i32`), used as it
     is, or UTF-8 text tokenized as `quantc eval` does ([BOS] + the text's
