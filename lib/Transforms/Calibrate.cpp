@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <utility>
 
 namespace mlir::qc {
 QUANTC_BEGIN_GENERATED_CODE

@@ -499,8 +499,9 @@ TEST(Calibration, HistogramMethodsOnTheGoldenCases) {
         ASSERT_TRUE(range) << where << " " << getCalibrationMethodName(method);
         // Within the observed range, unless every value lay beyond amax
         // (the constant case) and the range is the one point amax.
-        if (range->lo != range->hi)
+        if (range->lo != range->hi) {
           EXPECT_GE(range->lo, s->getMin()) << where;
+        }
         EXPECT_LE(range->hi, s->getMax()) << where;
         EXPECT_LE(range->lo, range->hi) << where;
         // amax never exceeds max|x|.
