@@ -26,7 +26,9 @@ def ConvertQCToLinalg : Pass<"convert-qc-to-linalg", "ModuleOp"> {
     - `tensor<N x K x f8E4M3FN>`: `@w.bytes : tensor<N x K x i8>` (the CPU
       backend cannot extend f8 values, so they are decoded with integer
       bit operations).
-    A global of an FP8 type may also hold elements (small tests).
+    Instead of a file reference, a global may hold its bytes inline as
+    elements (small tests): `tensor<B x i8>` of the whole blob, or f8
+    elements for an FP8 weight.
 
     `qc.linear` (`y[m, n] = sum_k x[m, k] w[n, k]`), by mode:
     - weight only, `!qc.grouped`: a `linalg.generic` dequantizes the weight
@@ -46,10 +48,11 @@ def ConvertQCToLinalg : Pass<"convert-qc-to-linalg", "ModuleOp"> {
       `input_scale(s)` activations rounded to E4M3FN (saturating, nearest
       even, NaN kept) by integer bit operations first; f32 matmul, then the
       product of the scales.
-    A weight that is not loaded (`ml_program.global_load_const`) from a
-    global with a `#qc.external` (or, for FP8, elements) value, a load of a
-    quantized global used by anything but `qc.linear`, and a block format
-    with no decoder are errors, as is any `qc.linear` left over.
+    Errors, never a silent skip: a `qc.linear` whose weight is not loaded
+    (`ml_program.global_load_const`) from such a global, a load of a
+    quantized global used by anything but `qc.linear`, a mutable quantized
+    global or one with any other value, and a block format with no IR
+    decoder yet.
 
     Example (`--convert-qc-to-linalg`):
 
