@@ -33,7 +33,13 @@ def ConvertQCToLinalg : Pass<"convert-qc-to-linalg", "ModuleOp"> {
     `qc.linear` (`y[m, n] = sum_k x[m, k] w[n, k]`), by mode:
     - weight only, `!qc.grouped`: a `linalg.generic` dequantizes the weight
       to f32 (`(code - zero_point) * scale`, codes read from the packed bit
-      stream), then the transposed-B `linalg.matmul` the importer emits;
+      stream), then the transposed-B `linalg.matmul` the importer emits.
+      When groups are whole bytes (2, 4 or 8 bits, groups dividing the
+      row), the dequantization runs over (row, code slot within a byte,
+      group, byte) with no gathers, so it vectorizes; it yields the columns
+      slot-major and the activations' columns are permuted to match (the
+      same products, summed in another order). Otherwise (3, 5, 6, 7 bits,
+      a ragged last group) codes and parameters are read by index;
     - `!qc.packed`: the format's decoder (`BlockDecode.h`), then the same
       matmul;
     - `dynamic(per_token | per_tensor)`: max |x| per row (or tensor),

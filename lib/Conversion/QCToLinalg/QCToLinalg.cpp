@@ -276,8 +276,18 @@ private:
   Value dequantizeThenMultiply(Value x, const WeightElement &element);
 
   FailureOr<Value> lowerGroupedWeightOnly(GroupedType type) {
+    if (!fuse && hasWholeByteGroups(type.getFormat()))
+      return dequantizeByCodeSlotThenMultiply(type);
     return dequantizeThenMultiply(op.getInput(), groupedElement(type));
   }
+  /// Whether every group is whole bytes of whole codes (2, 4 or 8 bits,
+  /// groups dividing the row): then the weight dequantizes without gathers.
+  bool hasWholeByteGroups(const ::quantc::GroupedFormat &format) const {
+    int64_t group = format.effectiveGroupSize(depth);
+    return 8 % format.bits == 0 && depth % group == 0 &&
+           group * format.bits % 8 == 0;
+  }
+  Value dequantizeByCodeSlotThenMultiply(GroupedType type);
   FailureOr<Value> lowerPacked(PackedType type);
   FailureOr<Value> lowerFP8();
   FailureOr<Value> lowerInt8();
@@ -402,6 +412,89 @@ Value LinearLowering::dequantizeThenMultiply(Value x,
                    return SmallVector<Value>{
                        arith::AddFOp::create(nb, loc, args.back(), product)};
                  })[0];
+}
+
+Value LinearLowering::dequantizeByCodeSlotThenMultiply(GroupedType type) {
+  // With 8 / bits codes per byte, code k of a row is slot k % slots of byte
+  // k / slots. Dequantizing over (n, slot, group, byte in group) reads
+  // every plane through projected indexing maps (no gathers, so it
+  // vectorizes along the bytes of a group), and yields the weight with its
+  // columns in slot-major order: k' = slot * rowBytes + byte. The
+  // activations' columns are put in the same order (a transpose of
+  // [M, rowBytes, slots]), which leaves the sum over k the same sum.
+  ::quantc::GroupedFormat format = type.getFormat();
+  unsigned bits = format.bits;
+  bool isSigned = format.isSigned;
+  int64_t slots = 8 / bits;
+  int64_t group = format.effectiveGroupSize(depth);
+  int64_t groups = depth / group;
+  int64_t groupBytes = group * bits / 8;
+  int64_t rowBytes = depth * bits / 8;
+  Value codes = tensor::ExpandShapeOp::create(
+      b, RankedTensorType::get({outputs, groups, groupBytes}, b.getI8Type()),
+      load(globals.codes), ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  SmallVector<Value> inputs{codes, load(globals.scales)};
+  SmallVector<AffineMap> maps{map(4, {0, 2, 3}), map(4, {0, 2})};
+  if (globals.zeroPoints) {
+    inputs.push_back(load(globals.zeroPoints));
+    maps.push_back(map(4, {0, 2}));
+  }
+  maps.push_back(map(4, {0, 1, 2, 3}));
+  Value slotMajor = generic(
+      inputs,
+      empty({size(outputs), size(slots), size(groups), size(groupBytes)},
+            f32()),
+      maps, {kParallel, kParallel, kParallel, kParallel},
+      [&](OpBuilder &nb, Location loc, ValueRange args) {
+        auto i32 = [&](int64_t value) {
+          return arith::ConstantOp::create(
+              nb, loc, nb.getI32IntegerAttr(static_cast<int32_t>(value)));
+        };
+        Value code = arith::ExtUIOp::create(nb, loc, nb.getI32Type(), args[0]);
+        if (slots > 1) {
+          Value slot = arith::IndexCastOp::create(
+              nb, loc, nb.getI32Type(), linalg::IndexOp::create(nb, loc, 1));
+          Value shift = arith::MulIOp::create(nb, loc, slot, i32(bits));
+          code = arith::AndIOp::create(
+              nb, loc, arith::ShRUIOp::create(nb, loc, code, shift),
+              i32((1 << bits) - 1));
+        }
+        if (isSigned) {
+          Value up = i32(32 - bits);
+          code = arith::ShRSIOp::create(
+              nb, loc, arith::ShLIOp::create(nb, loc, code, up), up);
+        }
+        if (args.size() == 4)
+          code = arith::SubIOp::create(
+              nb, loc, code,
+              arith::ExtUIOp::create(nb, loc, nb.getI32Type(), args[2]));
+        Value value = arith::SIToFPOp::create(nb, loc, nb.getF32Type(), code);
+        return SmallVector<Value>{
+            arith::MulFOp::create(nb, loc, value, args[1])};
+      })[0];
+  Value weight = tensor::CollapseShapeOp::create(
+      b, slotMajor, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
+
+  Value x = op.getInput();
+  if (slots > 1) {
+    Type xElement = f32();
+    Value interleaved = tensor::ExpandShapeOp::create(
+        b,
+        RankedTensorType::get(
+            {op.getInput().getType().getDimSize(0), rowBytes, slots}, xElement),
+        x, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        ArrayRef<OpFoldResult>{tokens, size(rowBytes), size(slots)});
+    Value bySlot = generic(
+        interleaved, empty({tokens, size(slots), size(rowBytes)}, xElement),
+        {map(3, {0, 2, 1}), map(3, {0, 1, 2})},
+        {kParallel, kParallel, kParallel},
+        [](OpBuilder &, Location, ValueRange args) {
+          return SmallVector<Value>{args[0]};
+        })[0];
+    x = tensor::CollapseShapeOp::create(
+        b, bySlot, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+  return matmulTransposedB(x, weight, f32());
 }
 
 FailureOr<Value> LinearLowering::lowerPacked(PackedType type) {

@@ -170,20 +170,29 @@ func.func @int3(%x: tensor<?x70xf32>) -> tensor<?x4xf32> {
 
 // -----
 
-// Weight-only int8 per row: codes and scales read through indexing maps (no
-// gathers), so the dequantization vectorizes.
+// Weight-only int4 whose groups are whole bytes (groups of 32 dividing
+// the row): dequantized over (row, code slot in a byte, group, byte in
+// group), every plane read through indexing maps (no gathers: it
+// vectorizes), giving the weight's columns slot-major; the activations'
+// columns are put in the same order, so the matmul sums the same products.
 
-// CHECK-LABEL: func.func @int8(
-// CHECK:         linalg.generic {indexing_maps = [#[[ID:.*]], #[[ROW:.*]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<16x64xi8>, tensor<16xf32>) outs(%{{.*}} : tensor<16x64xf32>)
-// CHECK:           arith.extsi %{{.*}} : i8 to i32
-// CHECK:           arith.sitofp
-// CHECK:           arith.mulf
+// CHECK-LABEL: func.func @int4_slots(
+// CHECK-SAME:      %[[X:.*]]: tensor<?x64xf32>
+// CHECK:         %[[CODES:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [16, 2, 16] : tensor<16x32xi8> into tensor<16x2x16xi8>
+// CHECK:         %[[W:.*]] = linalg.generic {indexing_maps = [#{{map[0-9]*}}, #[[GROUPMAP:map[0-9]*]], #[[GROUPMAP]], #{{map[0-9]*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[CODES]], %{{.*}}, %{{.*}} : tensor<16x2x16xi8>, tensor<16x2xf32>, tensor<16x2xi8>) outs(%{{.*}} : tensor<16x2x2x16xf32>)
+// CHECK:           %[[SLOT:.*]] = linalg.index 1 : index
+// CHECK:           arith.shrui
+// CHECK:           arith.andi
 // CHECK-NOT:       tensor.extract
-// CHECK:         linalg.matmul
-ml_program.global private @w(#qc.external<path = "m.bin", offset = 0>) : !qc.grouped<16x64, si8>
-func.func @int8(%x: tensor<?x64xf32>) -> tensor<?x16xf32> {
-  %w = ml_program.global_load_const @w : !qc.grouped<16x64, si8>
-  %y = qc.linear %x, %w : tensor<?x64xf32>, !qc.grouped<16x64, si8> -> tensor<?x16xf32>
+// CHECK:         %[[WT:.*]] = tensor.collapse_shape %[[W]] {{\[}}[0], [1, 2, 3]] : tensor<16x2x2x16xf32> into tensor<16x64xf32>
+// CHECK:         %[[XE:.*]] = tensor.expand_shape %[[X]] {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 32, 2] : tensor<?x64xf32> into tensor<?x32x2xf32>
+// CHECK:         %[[XS:.*]] = linalg.generic {{.*}} ins(%[[XE]] : tensor<?x32x2xf32>) outs(%{{.*}} : tensor<?x2x32xf32>)
+// CHECK:         %[[XT:.*]] = tensor.collapse_shape %[[XS]] {{\[}}[0], [1, 2]] : tensor<?x2x32xf32> into tensor<?x64xf32>
+// CHECK:         linalg.matmul {{.*}} ins(%[[XT]], %[[WT]] : tensor<?x64xf32>, tensor<16x64xf32>)
+ml_program.global private @w(#qc.external<path = "m.bin", offset = 0>) : !qc.grouped<16x64, ui4, group = 32>
+func.func @int4_slots(%x: tensor<?x64xf32>) -> tensor<?x16xf32> {
+  %w = ml_program.global_load_const @w : !qc.grouped<16x64, ui4, group = 32>
+  %y = qc.linear %x, %w : tensor<?x64xf32>, !qc.grouped<16x64, ui4, group = 32> -> tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
 

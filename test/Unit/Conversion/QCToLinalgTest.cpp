@@ -468,9 +468,11 @@ INSTANTIATE_TEST_SUITE_P(
         testing::Values(
             GroupedCase{8, true, 0, 64}, GroupedCase{8, false, 32, 172},
             GroupedCase{4, false, 32, 172}, GroupedCase{4, true, 32, 64},
-            GroupedCase{3, false, 32, 172}, GroupedCase{3, true, 0, 70},
-            GroupedCase{2, false, 16, 64}, GroupedCase{5, true, 32, 100},
-            GroupedCase{6, false, 0, 64}, GroupedCase{7, true, 64, 172}),
+            GroupedCase{4, false, 32, 128}, GroupedCase{8, false, 32, 64},
+            GroupedCase{2, true, 0, 36}, GroupedCase{3, false, 32, 172},
+            GroupedCase{3, true, 0, 70}, GroupedCase{2, false, 16, 64},
+            GroupedCase{5, true, 32, 100}, GroupedCase{6, false, 0, 64},
+            GroupedCase{7, true, 64, 172}),
         testing::Bool()),
     [](const testing::TestParamInfo<GroupedWeightOnly::ParamType> &info) {
       GroupedCase c = std::get<0>(info.param);
