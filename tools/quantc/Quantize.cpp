@@ -265,7 +265,10 @@ int runQuantize(const std::vector<std::string> &args) {
     return line.usageError("--scheme " + scheme +
                            " quantizes activations with calibrated ranges: "
                            "pass --calib FILE");
-  std::string weightsPath = weightsPathFor(output);
+  // Absolute, because the module names its weights by path and may be run
+  // from anywhere.
+  std::string weightsPath =
+      std::filesystem::absolute(weightsPathFor(output)).lexically_normal();
   std::error_code ignored;
   if (std::filesystem::equivalent(input, output, ignored) ||
       std::filesystem::equivalent(input, weightsPath, ignored))
