@@ -58,7 +58,7 @@ def ConvertQCToLinalg : Pass<"convert-qc-to-linalg", "ModuleOp"> {
     (`ml_program.global_load_const`) from such a global, a load of a
     quantized global used by anything but `qc.linear`, a mutable quantized
     global or one with any other value, and a block format with no IR
-    decoder yet.
+    decoder.
 
     Example (`--convert-qc-to-linalg`):
 

@@ -498,13 +498,11 @@ Value LinearLowering::dequantizeByCodeSlotThenMultiply(GroupedType type) {
 }
 
 FailureOr<Value> LinearLowering::lowerPacked(PackedType type) {
+  // The decoder reports what it cannot decode, at the op's location.
   FailureOr<Value> weight =
       buildPackedDequantize(b, b.getLoc(), load(globals.bytes), type);
-  if (failed(weight)) {
-    const ::quantc::FormatInfo &info = type.getFormatInfo();
-    return op.emitOpError("no IR decoder for format '")
-           << StringRef(info.name.data(), info.name.size()) << "' yet";
-  }
+  if (failed(weight))
+    return failure();
   return matmulTransposedB(op.getInput(), *weight, f32());
 }
 

@@ -1,16 +1,5 @@
 // RUN: quant-opt %s --convert-qc-to-linalg --split-input-file -verify-diagnostics
 
-// No block format has an IR decoder yet: refused, not miscompiled.
-ml_program.global private @w(#qc.external<path = "m.bin", offset = 0>) : !qc.packed<4x64, q8_0>
-func.func @packed(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
-  %w = ml_program.global_load_const @w : !qc.packed<4x64, q8_0>
-  // expected-error @+1 {{no IR decoder for format 'q8_0' yet}}
-  %y = qc.linear %x, %w : tensor<?x64xf32>, !qc.packed<4x64, q8_0> -> tensor<?x4xf32>
-  return %y : tensor<?x4xf32>
-}
-
-// -----
-
 // The weight's bytes must come from a global.
 func.func @argument(%x: tensor<?x64xf32>, %w: !qc.grouped<32x64, si8>) -> tensor<?x32xf32> {
   // expected-error @+1 {{weight must be an ml_program.global_load_const of a quantized global}}

@@ -246,6 +246,26 @@ func.func @inline(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
 
 // -----
 
+// A llama.cpp block format: the global becomes its rows of blocks
+// (64 / 32 blocks of 34 bytes per row), decoded by the format's IR decoder,
+// then the importer's matmul.
+
+// CHECK: ml_program.global private @wq.bytes(#qc.external<path = "m.bin", offset = 4096>) : tensor<4x68xi8>
+// CHECK-LABEL: func.func @packed(
+// CHECK:         %[[BYTES:.*]] = ml_program.global_load_const @wq.bytes : tensor<4x68xi8>
+// CHECK:         %[[BLOCKS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<4x2x32xf32>)
+// CHECK:           tensor.extract %[[BYTES]]
+// CHECK:         %[[W:.*]] = tensor.collapse_shape %[[BLOCKS]] {{.*}} into tensor<4x64xf32>
+// CHECK:         linalg.matmul {{.*}} ins(%{{.*}}, %[[W]] : tensor<?x64xf32>, tensor<4x64xf32>)
+ml_program.global private @wq(#qc.external<path = "m.bin", offset = 4096>) : !qc.packed<4x64, q8_0>
+func.func @packed(%x: tensor<?x64xf32>) -> tensor<?x4xf32> {
+  %w = ml_program.global_load_const @wq : !qc.packed<4x64, q8_0>
+  %y = qc.linear %x, %w : tensor<?x64xf32>, !qc.packed<4x64, q8_0> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 // A global no function loads still becomes its planes (qc-bind-external-
 // weights drops the unused ones).
 

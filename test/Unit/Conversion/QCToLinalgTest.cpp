@@ -18,7 +18,9 @@
 #include "quantc/Conversion/Passes.h"
 #include "quantc/Conversion/QCToLinalg/ElementCodecs.h"
 #include "quantc/InitAll.h"
+#include "quantc/Numerics/BlockCodecs.h"
 #include "quantc/Numerics/FP8.h"
+#include "quantc/Numerics/Formats.h"
 #include "quantc/Numerics/GroupedAffine.h"
 #include "quantc/Numerics/QuantizedLinear.h"
 #include "quantc/Pipelines/Pipelines.h"
@@ -503,6 +505,44 @@ TEST(GroupedWeightOnlyInline, DenseBytesValue) {
   expectBitIdentical(runLinear(*compiled, none, eye, depth, depth, outputs),
                      transpose(dequantized, outputs, depth), outputs);
 }
+
+//===----------------------------------------------------------------------===//
+// Weight-only llama.cpp block formats (the decoders are BlockDecode.h's)
+//===----------------------------------------------------------------------===//
+
+class PackedWeightOnly : public testing::TestWithParam<std::string> {};
+
+TEST_P(PackedWeightOnly, DequantizesBitForBitAndMultiplies) {
+  std::optional<Format> format = lookupFormat(GetParam());
+  ASSERT_TRUE(format);
+  const int64_t outputs = 6, depth = 256;
+  std::vector<float> w = randomValues(outputs * depth, 19, 0.05f);
+  std::vector<uint8_t> blob(outputs * *getFormatInfo(*format).rowBytes(depth));
+  ASSERT_EQ(
+      quantizeRows(*format, w.data(), blob.data(), outputs, depth, nullptr),
+      blob.size());
+  std::vector<float> dequantized(w.size());
+  ASSERT_TRUE(
+      dequantizeRows(*format, blob.data(), dequantized.data(), outputs, depth));
+  std::string type = "!qc.packed<" + std::to_string(outputs) + "x" +
+                     std::to_string(depth) + ", " + GetParam() + ">";
+  std::unique_ptr<Compiled> compiled =
+      Compiled::fromText(linearModule(type, depth, outputs, ""));
+  ASSERT_TRUE(compiled);
+  std::vector<float> eye = identity(depth);
+  expectBitIdentical(runLinear(*compiled, blob, eye, depth, depth, outputs),
+                     transpose(dequantized, outputs, depth), outputs);
+  std::vector<float> x = randomValues(3 * depth, 20);
+  expectClose(runLinear(*compiled, blob, x, 3, depth, outputs), x, dequantized,
+              3, depth, outputs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, PackedWeightOnly,
+                         testing::Values("q8_0", "q4_0", "q4_K", "q6_K",
+                                         "iq4_xs"),
+                         [](const testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
 
 //===----------------------------------------------------------------------===//
 // FP8
