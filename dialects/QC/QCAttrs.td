@@ -4,6 +4,7 @@
 #define QC_ATTRS_TD
 
 include "QC/QCBase.td"
+include "mlir/IR/EnumAttr.td"
 
 def QC_HistogramAttr : QC_Attr<"Histogram", "histogram"> {
   let summary = "a histogram of observed values over [lo, hi)";
@@ -79,6 +80,14 @@ def QC_ExternalAttr : QC_Attr<"External", "external"> {
                         "uint64_t":$offset);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+
+def QC_DynamicGranularity : I32EnumAttr<"DynamicGranularity",
+    "how activations quantized at run time share a scale", [
+      I32EnumAttrCase<"PerToken", 0, "per_token">,
+      I32EnumAttrCase<"PerTensor", 1, "per_tensor">]> {
+  let cppNamespace = "::mlir::qc";
 }
 
 #endif // QC_ATTRS_TD

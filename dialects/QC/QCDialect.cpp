@@ -17,6 +17,10 @@ QUANTC_BEGIN_GENERATED_CODE
 QUANTC_END_GENERATED_CODE
 
 QUANTC_BEGIN_GENERATED_CODE
+#include "QC/QCOpsEnums.cpp.inc"
+QUANTC_END_GENERATED_CODE
+
+QUANTC_BEGIN_GENERATED_CODE
 #define GET_ATTRDEF_CLASSES
 #include "QC/QCOpsAttrs.cpp.inc"
 QUANTC_END_GENERATED_CODE
@@ -127,10 +131,10 @@ void mlir::qc::printFormat(AsmPrinter &printer, ::quantc::Format format) {
 // Attributes
 //===----------------------------------------------------------------------===//
 
-LogicalResult HistogramAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                    llvm::APFloat loValue,
-                                    llvm::APFloat hiValue,
-                                    ArrayRef<int64_t> counts) {
+LogicalResult
+HistogramAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      llvm::APFloat loValue, llvm::APFloat hiValue,
+                      ArrayRef<int64_t> counts) {
   double lo = loValue.convertToDouble(), hi = hiValue.convertToDouble();
   if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
     return emitError() << "histogram range [" << lo << ", " << hi
@@ -144,9 +148,8 @@ LogicalResult HistogramAttr::verify(function_ref<InFlightDiagnostic()> emitError
   return success();
 }
 
-LogicalResult
-ExternalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                     StringRef path, uint64_t offset) {
+LogicalResult ExternalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   StringRef path, uint64_t offset) {
   (void)offset;
   if (path.empty())
     return emitError() << "external weight needs a file path";
@@ -169,8 +172,7 @@ LogicalResult StatsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (min.empty())
     return emitError() << "statistics need at least one min/max pair";
   if (axis && *axis < 0)
-    return emitError() << "statistics axis must be non-negative, got "
-                       << *axis;
+    return emitError() << "statistics axis must be non-negative, got " << *axis;
   if (!axis && min.size() != 1)
     return emitError() << "per-tensor statistics have one min/max pair, got "
                        << min.size() << " (set axis for per-channel)";
@@ -217,8 +219,8 @@ LogicalResult PackedType::verify(function_ref<InFlightDiagnostic()> emitError,
   }
   if (shape.back() % info.blockSize != 0)
     return emitError() << "row length " << shape.back()
-                       << " is not a multiple of the " << name
-                       << " block size " << info.blockSize;
+                       << " is not a multiple of the " << name << " block size "
+                       << info.blockSize;
   return success();
 }
 
@@ -236,4 +238,40 @@ int64_t PackedType::getNumElements() const {
 uint64_t PackedType::getSizeInBytes() const {
   const ::quantc::FormatInfo &info = getFormatInfo();
   return static_cast<uint64_t>(getNumRows()) * *info.rowBytes(getRowLength());
+}
+
+LogicalResult GroupedType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  ArrayRef<int64_t> shape,
+                                  IntegerType storageType, int64_t groupSize) {
+  if (shape.size() != 2)
+    return emitError() << "grouped weights are matrices (rank 2), got rank "
+                       << shape.size();
+  for (int64_t dim : shape)
+    if (dim <= 0)
+      return emitError() << "grouped weight dimensions must be positive, got "
+                         << dim;
+  if (storageType.isSignless())
+    return emitError() << "storage type " << storageType
+                       << " must say its mapping: si<N> (symmetric) or ui<N> "
+                          "(asymmetric)";
+  unsigned width = storageType.getWidth();
+  if (width < 2 || width > 8)
+    return emitError() << "storage width of " << width
+                       << " bits is outside the supported 2..8";
+  if (groupSize < 0)
+    return emitError() << "group size must be positive, got " << groupSize;
+  return success();
+}
+
+::quantc::GroupedFormat GroupedType::getFormat() const {
+  ::quantc::GroupedFormat format;
+  format.bits = getStorageType().getWidth();
+  format.isSigned = getStorageType().isSigned();
+  format.groupSize = getGroupSize();
+  return format;
+}
+
+uint64_t GroupedType::getSizeInBytes() const {
+  return ::quantc::groupedLayout(getFormat(), getNumRows(), getRowLength())
+      .totalBytes;
 }

@@ -11,6 +11,7 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "quantc/Numerics/Formats.h"
+#include "quantc/Numerics/GroupedAffine.h"
 
 #include <optional>
 
@@ -30,6 +31,10 @@ void printFormat(AsmPrinter &printer, ::quantc::Format format);
 
 QUANTC_BEGIN_GENERATED_CODE
 #include "QC/QCOpsDialect.h.inc"
+QUANTC_END_GENERATED_CODE
+
+QUANTC_BEGIN_GENERATED_CODE
+#include "QC/QCOpsEnums.h.inc"
 QUANTC_END_GENERATED_CODE
 
 QUANTC_BEGIN_GENERATED_CODE

@@ -26,10 +26,10 @@ namespace {
 constexpr unsigned kMinStorageBits = 2;
 constexpr unsigned kMaxStorageBits = 8;
 
-LogicalResult checkScaleAndZeroPoint(
-    function_ref<InFlightDiagnostic()> emitError, double scale,
-    int64_t zeroPoint, int64_t storageMin, int64_t storageMax,
-    std::optional<int64_t> index) {
+LogicalResult
+checkScaleAndZeroPoint(function_ref<InFlightDiagnostic()> emitError,
+                       double scale, int64_t zeroPoint, int64_t storageMin,
+                       int64_t storageMax, std::optional<int64_t> index) {
   auto where = [&](InFlightDiagnostic diag) -> InFlightDiagnostic {
     if (index)
       diag << " (index " << *index << ")";
@@ -45,14 +45,13 @@ LogicalResult checkScaleAndZeroPoint(
 }
 } // namespace
 
-LogicalResult
-mlir::qc::verifyUniformQuantization(function_ref<InFlightDiagnostic()> emitError,
-                                    ArrayRef<int64_t> shape, Type expressed,
-                                    Type quantType) {
+LogicalResult mlir::qc::verifyUniformQuantization(
+    function_ref<InFlightDiagnostic()> emitError, ArrayRef<int64_t> shape,
+    Type expressed, Type quantType) {
   auto quantized = dyn_cast<quant::QuantizedType>(quantType);
-  if (!quantized || !isa<quant::UniformQuantizedType,
-                         quant::UniformQuantizedPerAxisType,
-                         quant::UniformQuantizedSubChannelType>(quantized))
+  if (!quantized ||
+      !isa<quant::UniformQuantizedType, quant::UniformQuantizedPerAxisType,
+           quant::UniformQuantizedSubChannelType>(quantized))
     return emitError() << "expects a !quant.uniform element type, got "
                        << quantType;
   if (quantized.getExpressedType() != expressed)
@@ -86,8 +85,8 @@ mlir::qc::verifyUniformQuantization(function_ref<InFlightDiagnostic()> emitError
                          << shape[axis];
     for (auto [index, scale, zeroPoint] :
          llvm::enumerate(perAxis.getScales(), perAxis.getZeroPoints()))
-      if (failed(checkScaleAndZeroPoint(emitError, scale, zeroPoint,
-                                        storageMin, storageMax, index)))
+      if (failed(checkScaleAndZeroPoint(emitError, scale, zeroPoint, storageMin,
+                                        storageMax, index)))
         return failure();
     return success();
   }
@@ -107,8 +106,8 @@ mlir::qc::verifyUniformQuantization(function_ref<InFlightDiagnostic()> emitError
       continue;
     if (blockSize <= 0 || shape[axis] % blockSize != 0)
       return emitError() << "block size " << blockSize
-                         << " does not divide dimension " << axis
-                         << " of size " << shape[axis];
+                         << " does not divide dimension " << axis << " of size "
+                         << shape[axis];
     if (scalesShape[axis] != shape[axis] / blockSize)
       return emitError() << "sub-channel scales have " << scalesShape[axis]
                          << " blocks along dimension " << axis << " but "
@@ -170,8 +169,8 @@ LogicalResult ObserveOp::verify() {
   IntegerAttr axisAttr = getAxisAttr();
   int64_t axis = axisAttr ? axisAttr.getInt() : -1;
   if (axisAttr && (axis < 0 || axis >= rank))
-    return emitOpError("axis ") << axis << " is out of bounds for a rank-"
-                                << rank << " tensor";
+    return emitOpError("axis ")
+           << axis << " is out of bounds for a rank-" << rank << " tensor";
   if (std::optional<int64_t> bins = getBins(); bins && *bins <= 0)
     return emitOpError("histogram bin count must be positive, got ") << *bins;
 
@@ -234,8 +233,8 @@ namespace {
 /// that (q - zp) * scale is a normal, finite float whose rounding error is
 /// far below half a step.
 bool requantizationIsExact(Type type) {
-  auto quantized = cast<quant::QuantizedType>(
-      cast<RankedTensorType>(type).getElementType());
+  auto quantized =
+      cast<quant::QuantizedType>(cast<RankedTensorType>(type).getElementType());
   if (!quantized.getExpressedType().isF32())
     return false;
   auto wellConditioned = [](double scale) {
@@ -271,4 +270,93 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor) {
 LogicalResult DequantizeOp::verify() {
   return verifyQuantizedPair(*this, cast<RankedTensorType>(getType()),
                              getInput().getType());
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+SmallVector<int64_t, 2> LinearOp::getWeightShape() {
+  Type weight = getWeight().getType();
+  if (auto grouped = dyn_cast<GroupedType>(weight))
+    return SmallVector<int64_t, 2>(grouped.getShape());
+  if (auto packed = dyn_cast<PackedType>(weight))
+    return SmallVector<int64_t, 2>(packed.getShape());
+  return SmallVector<int64_t, 2>(cast<RankedTensorType>(weight).getShape());
+}
+
+LogicalResult LinearOp::verify() {
+  RankedTensorType inputType = getInput().getType();
+  RankedTensorType resultType = getResult().getType();
+  SmallVector<int64_t, 2> weightShape = getWeightShape();
+  if (weightShape.size() != 2)
+    return emitOpError("weight must be a matrix, got rank ")
+           << weightShape.size();
+  if (inputType.getRank() != 2 || resultType.getRank() != 2)
+    return emitOpError("input and result must be rank 2 ([tokens, features])");
+  int64_t outputs = weightShape[0], depth = weightShape[1];
+  if (!ShapedType::isDynamic(inputType.getDimSize(1)) &&
+      inputType.getDimSize(1) != depth)
+    return emitOpError("input has ")
+           << inputType.getDimSize(1) << " features but the weight has "
+           << depth << " inputs";
+  if (!ShapedType::isDynamic(resultType.getDimSize(1)) &&
+      resultType.getDimSize(1) != outputs)
+    return emitOpError("result has ")
+           << resultType.getDimSize(1) << " features but the weight has "
+           << outputs << " outputs";
+  if (inputType.getDimSize(0) != resultType.getDimSize(0))
+    return emitOpError("input and result disagree on the token dimension");
+
+  Type weight = getWeight().getType();
+  bool isFP8Weight = isa<RankedTensorType>(weight);
+  if (isFP8Weight != getWeightScale().has_value())
+    return emitOpError(isFP8Weight ? "an FP8 weight needs weight_scale"
+                                   : "weight_scale is only for FP8 weights");
+  if (auto scale = getWeightScale()) {
+    float value = scale->convertToFloat();
+    if (!std::isfinite(value) || !(value > 0.0f))
+      return emitOpError("weight_scale must be finite and > 0, got ") << value;
+  }
+  if (auto packed = dyn_cast<PackedType>(weight))
+    if (packed.getFormatInfo().role != ::quantc::FormatRole::Weight)
+      return emitOpError("format '")
+             << StringRef(packed.getFormatInfo().name.data(),
+                          packed.getFormatInfo().name.size())
+             << "' quantizes activations, not weights";
+
+  int modes = (getDynamic() ? 1 : 0) + (getStaticType() ? 1 : 0) +
+              (getInputScale() ? 1 : 0);
+  if (modes > 1)
+    return emitOpError(
+        "dynamic, static and input_scale are exclusive ways of quantizing "
+        "the input");
+  if (getDynamic() || getStaticType()) {
+    auto grouped = dyn_cast<GroupedType>(weight);
+    if (!grouped || grouped.getStorageType().getWidth() != 8 ||
+        !grouped.getStorageType().isSigned() || grouped.getGroupSize() != 0)
+      return emitOpError("int8 activations need a per-row !qc.grouped<..., "
+                         "si8> weight, got ")
+             << weight;
+  }
+  if (auto staticType = getStaticType()) {
+    auto uniform = dyn_cast<quant::UniformQuantizedType>(*staticType);
+    if (!uniform || !uniform.getExpressedType().isF32() ||
+        uniform.getStorageTypeIntegralWidth() != 8 || !uniform.isSigned())
+      return emitOpError("static input type must be a per-tensor "
+                         "!quant.uniform<i8:f32, scale:zero_point>, got ")
+             << *staticType;
+    if (failed(verifyUniformQuantization([&] { return emitOpError(); },
+                                         inputType.getShape(),
+                                         inputType.getElementType(), uniform)))
+      return failure();
+  }
+  if (auto scale = getInputScale()) {
+    if (!isFP8Weight)
+      return emitOpError("FP8 activations (input_scale) need an FP8 weight");
+    float value = scale->convertToFloat();
+    if (!std::isfinite(value) || !(value > 0.0f))
+      return emitOpError("input_scale must be finite and > 0, got ") << value;
+  }
+  return success();
 }

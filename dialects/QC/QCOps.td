@@ -110,4 +110,68 @@ def QC_DequantizeOp : QC_Op<"dequantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+
+def QC_WeightMatrix : AnyTypeOf<[QC_GroupedType, QC_PackedType,
+                                 RankedTensorOf<[F8E4M3FN]>],
+    "!qc.grouped, !qc.packed or tensor of f8E4M3FN">;
+
+def QC_LinearOp : QC_Op<"linear", [Pure]> {
+  let summary = "y = x W^T with a quantized weight and, optionally, quantized activations";
+  let description = [{
+    The quantized form of a projection: `result[m, n] = sum_k input[m, k] *
+    weight[n, k]`, the weight stored `[outputs, inputs]` as PyTorch and GGUF
+    store it. What is quantized, and how, is in the types and attributes; the
+    arithmetic of every combination is defined once in
+    `lib/Numerics/QuantizedLinear.h`, which the lowering
+    (`convert-qc-to-linalg`) matches bit for bit on its integer paths.
+
+    - Weight only (no activation attribute): `!qc.grouped`, `!qc.packed`
+      (llama.cpp block formats) or FP8 E4M3 weights are dequantized and
+      multiplied in float.
+    - `dynamic(per_token | per_tensor)`: activations are quantized at run
+      time to symmetric int8 ([-127, 127], scale = max|x| / 127 per row or per
+      tensor); the weight must be `!qc.grouped<..., si8>` per row. int8 x int8
+      accumulates in int32; the epilogue is `acc * (scale_x * scale_w[n])`.
+    - `static(!quant.uniform<i8:f32, s:z>)`: activations quantized with
+      calibrated per-tensor parameters; the zero point is corrected with the
+      weight's row sums.
+    - `input_scale(s)` with an FP8 weight (`weight_scale(s_w)`): activations
+      are cast to E4M3 after dividing by `s`, products accumulate in f32 and
+      the result is scaled by `s * s_w`.
+
+    ```mlir
+    %y0 = qc.linear %x, %w8 dynamic(per_token)
+        : tensor<?x64xf32>, !qc.grouped<32x64, si8> -> tensor<?x32xf32>
+    %y1 = qc.linear %x, %w8 static(!quant.uniform<i8:f32, 0.0213:-4>)
+        : tensor<?x64xf32>, !qc.grouped<32x64, si8> -> tensor<?x32xf32>
+    %y2 = qc.linear %x, %w4
+        : tensor<?x64xf32>, !qc.grouped<32x64, ui4, group = 32> -> tensor<?x32xf32>
+    %y3 = qc.linear %x, %wq : tensor<?x64xf32>, !qc.packed<32x64, q8_0> -> tensor<?x32xf32>
+    %y4 = qc.linear %x, %wf weight_scale(0.0031) input_scale(0.021)
+        : tensor<?x64xf32>, tensor<32x64xf8E4M3FN> -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input, QC_WeightMatrix:$weight,
+                       OptionalAttr<F32Attr>:$weight_scale,
+                       OptionalAttr<QC_DynamicGranularity>:$dynamic,
+                       OptionalAttr<TypeAttr>:$static_type,
+                       OptionalAttr<F32Attr>:$input_scale);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`weight_scale` `(` $weight_scale^ `)`)?
+    (`dynamic` `(` $dynamic^ `)`)? (`static` `(` $static_type^ `)`)?
+    (`input_scale` `(` $input_scale^ `)`)?
+    attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Logical [outputs, inputs] shape of the weight.
+    ::llvm::SmallVector<int64_t, 2> getWeightShape();
+    /// True when activations are quantized (dynamic, static or FP8).
+    bool hasQuantizedInput() {
+      return getDynamic() || getStaticType() || getInputScale();
+    }
+  }];
+}
+
 #endif // QC_OPS_TD

@@ -37,4 +37,43 @@ def QC_PackedType : QC_Type<"Packed", "packed"> {
   }];
 }
 
+
+def QC_GroupedType : QC_Type<"Grouped", "grouped"> {
+  let summary = "an integer weight matrix with affine parameters per group of a row";
+  let description = [{
+    quantc's integer weight formats: a `rows x cols` matrix (the logical
+    shape, like `!qc.packed`) whose rows are split into groups of `group`
+    columns (one group per row when `group` is absent), each group with a
+    float32 scale. The storage type names width and mapping:
+
+    - `si2`..`si8`: symmetric, zero point 0, narrow range (`si8` is
+      [-127, 127]): W8A8's per-channel weights, GPTQ's `sym=True`;
+    - `ui2`..`ui8`: asymmetric with a zero point per group, as GPTQ and AWQ
+      int4 checkpoints store them.
+
+    Lowering sees three planes of one byte buffer (bit-packed codes, scales,
+    zero points); the layout and the quantize/dequantize maps are
+    `quantc::GroupedFormat` in `lib/Numerics/GroupedAffine.h`. The last group
+    of a row may be ragged.
+
+    ```mlir
+    !qc.grouped<32x64, si8>              // per output channel int8
+    !qc.grouped<64x172, ui4, group = 32> // int4, groups of 32 (ragged last)
+    ```
+  }];
+  let parameters = (ins QC_StaticShapeParameter:$shape,
+                        "::mlir::IntegerType":$storageType,
+                        DefaultValuedParameter<"int64_t", "0">:$groupSize);
+  let assemblyFormat = [{
+    `<` $shape `,` $storageType (`,` `group` `=` $groupSize^)? `>`
+  }];
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    ::quantc::GroupedFormat getFormat() const;
+    int64_t getNumRows() const { return getShape().front(); }
+    int64_t getRowLength() const { return getShape().back(); }
+    uint64_t getSizeInBytes() const;
+  }];
+}
+
 #endif // QC_TYPES_TD

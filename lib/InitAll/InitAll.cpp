@@ -3,6 +3,7 @@
 #include "quantc/InitAll.h"
 
 #include "QC/QCOps.h"
+#include "quantc/Conversion/Passes.h"
 #include "quantc/Pipelines/Pipelines.h"
 #include "quantc/Transforms/Passes.h"
 
@@ -27,5 +28,6 @@ void quantc::registerAllDialects(mlir::DialectRegistry &registry) {
 void quantc::registerAllPasses() {
   mlir::registerAllPasses();
   mlir::qc::registerQuantcTransformsPasses();
+  mlir::qc::registerQuantcConversionPasses();
   registerPipelines();
 }

@@ -2,6 +2,7 @@
 
 #include "quantc/Pipelines/Pipelines.h"
 
+#include "quantc/Conversion/Passes.h"
 #include "quantc/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -16,6 +17,9 @@
 using namespace mlir;
 
 void quantc::buildCPUPipeline(OpPassManager &pm) {
+  // Quantized weights become plain tensors that binding can view, and
+  // qc.linear integer/float linalg.
+  pm.addPass(qc::createConvertQCToLinalg());
   pm.addPass(qc::createQCBindExternalWeights());
   // No CSE before bufferization: it would merge identical tensor.empty +
   // linalg.fill destinations, and every op but one would then need a copy.

@@ -2,6 +2,7 @@
 
 #include "quantc/Target/CPUTarget.h"
 
+#include "quantc/Conversion/Passes.h"
 #include "quantc/Pipelines/Pipelines.h"
 #include "quantc/Transforms/Passes.h"
 
@@ -242,6 +243,9 @@ Result<ModelInterface> lowerModelForCPU(ModuleOp module) {
   MLIRContext *context = module.getContext();
   DiagnosticCapture diagnostics(context);
   PassManager bind(context, ModuleOp::getOperationName());
+  // Quantized weights are split into plain tensors first, so that binding
+  // (which the interface below reads) sees every file a model reads.
+  bind.addPass(qc::createConvertQCToLinalg());
   bind.addPass(qc::createQCBindExternalWeights());
   if (failed(bind.run(module)))
     return makeError("binding weights failed:\n", diagnostics.take());

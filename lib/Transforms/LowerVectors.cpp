@@ -319,6 +319,39 @@ struct ButterflyDotProducts : OpRewritePattern<vector::ContractionOp> {
   int64_t width;
 };
 
+/// `vector.contract` of integers narrower than its accumulator (i8 x i8 ->
+/// i32, as vectorization folds linalg's sign extensions into it) with the
+/// extensions spelled out: the contraction lowerings multiply in the
+/// accumulator's type and do not extend by themselves.
+struct ExtendIntegerContractOperands : OpRewritePattern<vector::ContractionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(vector::ContractionOp contract,
+                                PatternRewriter &rewriter) const override {
+    auto accumulator =
+        dyn_cast<IntegerType>(getElementTypeOrSelf(contract.getAccType()));
+    if (!accumulator)
+      return failure();
+    auto extend = [&](Value operand) -> Value {
+      auto type = cast<VectorType>(operand.getType());
+      auto element = dyn_cast<IntegerType>(type.getElementType());
+      if (!element || element.getWidth() >= accumulator.getWidth())
+        return operand;
+      // vector.contract's implicit promotion of integers is signed.
+      return arith::ExtSIOp::create(rewriter, contract.getLoc(),
+                                    type.clone(accumulator), operand);
+    };
+    Value lhs = extend(contract.getLhs());
+    Value rhs = extend(contract.getRhs());
+    if (lhs == contract.getLhs() && rhs == contract.getRhs())
+      return failure();
+    rewriter.modifyOpInPlace(contract, [&] {
+      contract.getLhsMutable().assign(lhs);
+      contract.getRhsMutable().assign(rhs);
+    });
+    return success();
+  }
+};
+
 struct LowerVectorsPass
     : public qc::impl::QCLowerVectorsBase<LowerVectorsPass> {
   using Base::Base;
@@ -349,6 +382,14 @@ struct LowerVectorsPass
       vector::populateSinkVectorOpsPatterns(patterns);
       vector::populateVectorToVectorCanonicalizationPatterns(patterns);
       addCanonicalizations(patterns);
+      (void)applyPatternsGreedily(function, std::move(patterns));
+    }
+
+    // Mixed-width integer contractions, extended (alone: canonicalization
+    // would fold the extensions straight back in).
+    {
+      RewritePatternSet patterns(context);
+      patterns.add<ExtendIntegerContractOperands>(context);
       (void)applyPatternsGreedily(function, std::move(patterns));
     }
 

@@ -119,6 +119,15 @@ TilePlan planTiles(linalg::LinalgOp op, int64_t width, int64_t budget) {
     extent[*vectorLoop] = width;
   }
 
+  // An all-parallel op on static shapes (a weight dequantized or converted
+  // whole) splits the innermost loop of its result last, so that its tiles
+  // are pieces of rows, not columns strided by a row length. (Reductions
+  // keep their order of splitting, which fixes their rounding.)
+  std::optional<unsigned> splitLast;
+  if (!vectorLoop && op.getNumReductionLoops() == 0 && op.getNumDpsInits() > 0)
+    splitLast =
+        innermostLoop(op.getMatchingIndexingMap(op.getDpsInitOperand(0)));
+
   // Split static loops until the tile fits the budget: parallel loops first,
   // largest first.
   auto volume = [&] {
@@ -127,13 +136,18 @@ TilePlan planTiles(linalg::LinalgOp op, int64_t width, int64_t budget) {
       product *= size;
     return product;
   };
-  for (utils::IteratorType kind :
-       {utils::IteratorType::parallel, utils::IteratorType::reduction}) {
+  for (auto [kind, spared] :
+       {std::make_pair(utils::IteratorType::parallel, splitLast),
+        std::make_pair(utils::IteratorType::parallel,
+                       std::optional<unsigned>()),
+        std::make_pair(utils::IteratorType::reduction,
+                       std::optional<unsigned>())}) {
     while (volume() > budget) {
       std::optional<unsigned> largest;
       for (unsigned i = 0; i < loops; ++i) {
         if (iterators[i] != kind || ShapedType::isDynamic(ranges[i]) ||
-            extent[i] <= 1 || (vectorLoop && *vectorLoop == i))
+            extent[i] <= 1 || (vectorLoop && *vectorLoop == i) ||
+            (spared && *spared == i))
           continue;
         if (!largest || extent[i] > extent[*largest])
           largest = i;

@@ -147,3 +147,20 @@ func.func @masked(%m: memref<?xf32>, %n: index) -> vector<16xf32> {
   %v = vector.mask %mask { vector.transfer_read %m[%c0], %pad {in_bounds = [true]} : memref<?xf32>, vector<16xf32> } : vector<16xi1> -> vector<16xf32>
   return %v : vector<16xf32>
 }
+
+// -----
+
+// An i8 x i8 -> i32 contraction (vectorization folds linalg's sign
+// extensions into it): extended explicitly, then dot products in i32.
+
+// CHECK-LABEL: func @int8_dots
+// CHECK:         arith.extsi %{{.*}} : vector<64xi8> to vector<64xi32>
+// CHECK:         arith.muli %{{.*}}, %{{.*}} : vector<64xi32>
+// CHECK:         vector.reduction <add>, %{{.*}} : vector<64xi32> into i32
+// CHECK-NOT:     vector.contract
+func.func @int8_dots(%x: vector<64xi8>, %w: vector<2x64xi8>, %acc: vector<2xi32>) -> vector<2xi32> {
+  %r = vector.contract {indexing_maps = [affine_map<(n, k) -> (k)>, affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n)>],
+                        iterator_types = ["parallel", "reduction"], kind = #vector.kind<add>}
+      %x, %w, %acc : vector<64xi8>, vector<2x64xi8> into vector<2xi32>
+  return %r : vector<2xi32>
+}

@@ -160,3 +160,26 @@ func.func @tensors(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   } -> tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
+
+// -----
+
+// A weight converted whole (static [256, 768], no reduction): the row is
+// split last, so tiles are 64 contiguous elements of one row, not 64 rows
+// of one column.
+
+// CHECK-LABEL: func @static_elementwise
+// CHECK:         scf.for %[[R:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:           scf.for %[[C:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK:             vector.transfer_read %{{.*}} : memref<64xi8, strided<[1], offset: ?>>, vector<64xi8>
+// CHECK:             arith.sitofp %{{.*}} : vector<64xi8> to vector<64xf32>
+// CHECK:             vector.transfer_write %{{.*}} : vector<64xf32>, memref<64xf32, strided<[1], offset: ?>>
+func.func @static_elementwise(%w: memref<256x768xi8>, %out: memref<256x768xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, k) -> (n, k)>, affine_map<(n, k) -> (n, k)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%w : memref<256x768xi8>) outs(%out : memref<256x768xf32>) {
+  ^bb0(%c: i8, %o: f32):
+    %f = arith.sitofp %c : i8 to f32
+    linalg.yield %f : f32
+  }
+  return
+}

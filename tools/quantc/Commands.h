@@ -20,6 +20,7 @@ int runCompile(const std::vector<std::string> &args);
 int runRun(const std::vector<std::string> &args);
 int runEval(const std::vector<std::string> &args);
 int runSynth(const std::vector<std::string> &args);
+int runQuantize(const std::vector<std::string> &args);
 
 /// "1.50 MiB", "12.0 KiB", "900 B".
 std::string formatBytes(uint64_t bytes);

@@ -12,6 +12,7 @@
 
 #include "CommandLine.h"
 #include "Commands.h"
+#include "Evaluation.h"
 #include "ModelLoading.h"
 
 #include "quantc/IO/OutputStream.h"
@@ -54,15 +55,6 @@ options:
   --quiet             no per-window progress on stderr
 )";
 
-std::string trimWhitespace(const std::string &text) {
-  const char *space = " \t\n\r\f\v";
-  size_t first = text.find_first_not_of(space);
-  if (first == std::string::npos)
-    return "";
-  size_t last = text.find_last_not_of(space);
-  return text.substr(first, last - first + 1);
-}
-
 } // namespace
 
 int runEval(const std::vector<std::string> &args) {
@@ -82,15 +74,6 @@ int runEval(const std::vector<std::string> &args) {
     return *exit;
   if (textPath.empty())
     return line.usageError("no --text FILE to score");
-
-  std::ifstream textFile(textPath, std::ios::binary);
-  if (!textFile)
-    return line.inputError(textPath + ": cannot read");
-  std::stringstream buffer;
-  buffer << textFile.rdbuf();
-  std::string text = trimWhitespace(buffer.str());
-  if (text.empty())
-    return line.inputError(textPath + ": no text to score");
 
   io::Result<RunnableModel> runnable =
       loadRunnableModel(model, tokenizerPath, quiet);
@@ -117,10 +100,6 @@ int runEval(const std::vector<std::string> &args) {
   if (tokenizerPath.empty())
     return line.inputError(model +
                            " records no tokenizer: pass --tokenizer TOK");
-  io::Result<io::Tokenizer> tokenizer = io::Tokenizer::load(
-      tokenizerPath, static_cast<uint32_t>(shape.vocabSize));
-  if (!tokenizer)
-    return line.inputError(tokenizer.error());
 
   int64_t limit = shape.contextLength;
   if (reference)
@@ -132,63 +111,29 @@ int runEval(const std::vector<std::string> &args) {
                            " exceeds the model's context length of " +
                            std::to_string(limit));
 
-  std::vector<int32_t> tokens = tokenizer->encode(text, /*addBos=*/true);
-  std::vector<EvalWindow> windows = planEvalWindows(
-      static_cast<int64_t>(tokens.size()), contextLength,
-      maxWindows > 0 ? std::optional<int64_t>(maxWindows) : std::nullopt);
-  if (windows.empty())
-    return line.inputError(textPath + ": too short to score a prediction");
-
-  int64_t vocab = shape.vocabSize;
-  std::unique_ptr<runtime::Session> session = runnable->model->createSession();
-  std::unique_ptr<runtime::Session> referenceSession =
-      reference ? reference->model->createSession() : nullptr;
-  std::vector<float> logits(contextLength * vocab);
-  std::vector<float> referenceLogits(reference ? contextLength * vocab : 0);
-  EvalAccumulator accumulator(vocab);
-  double modelSeconds = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (size_t w = 0; w < windows.size(); ++w) {
-    const EvalWindow &window = windows[w];
-    const int32_t *input = tokens.data() + window.start;
-    // Every window starts from an empty cache: position 0 overwrites what
-    // the previous window left, and attention never reads past pos + T.
-    auto windowStart = std::chrono::steady_clock::now();
-    if (io::Status status =
-            session->forward(input, window.inputCount, 0, logits.data());
-        !status)
-      return line.inputError(status.error());
-    modelSeconds += std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - windowStart)
-                        .count();
-    if (referenceSession) {
-      if (io::Status status = referenceSession->forward(
-              input, window.inputCount, 0, referenceLogits.data());
-          !status)
-        return line.inputError("reference: " + status.error());
-    }
-    accumulator.beginWindow();
-    for (int64_t t = 0; t < window.inputCount; ++t)
-      accumulator.add(logits.data() + t * vocab, input[t + 1],
-                      reference ? referenceLogits.data() + t * vocab : nullptr);
-    if (!quiet) {
-      double mean = accumulator.getWindows().back().getMeanNLL();
-      std::fprintf(stderr, "[%zu/%zu] window nll=%.6f  running ppl=%.4f\n",
-                   w + 1, windows.size(), mean, accumulator.getPerplexity());
-    }
-  }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  io::Result<std::vector<int32_t>> tokens =
+      tokenizeTextFile(textPath, tokenizerPath, shape.vocabSize);
+  if (!tokens)
+    return line.inputError(tokens.error());
+  io::Result<TextScore> score = scoreTokens(
+      *runnable->model, reference ? reference->model.get() : nullptr, *tokens,
+      contextLength,
+      maxWindows > 0 ? std::optional<int64_t>(maxWindows) : std::nullopt,
+      quiet ? nullptr : "");
+  if (!score)
+    return line.inputError(textPath + ": " + score.error());
+  const EvalAccumulator &accumulator = score->accumulator;
   int64_t scored = accumulator.getTokenCount();
-  double tokensPerSecond = modelSeconds > 0 ? scored / modelSeconds : 0.0;
+  double tokensPerSecond =
+      score->modelSeconds > 0 ? scored / score->modelSeconds : 0.0;
   if (!quiet)
     std::fprintf(stderr,
                  "%lld tokens in %zu windows of %lld: %.1f tokens/s (%s, "
                  "compile %.2f s; total %.2f s)\n",
-                 static_cast<long long>(scored), windows.size(),
+                 static_cast<long long>(scored), score->windowCount,
                  static_cast<long long>(contextLength), tokensPerSecond,
-                 runnable->how.c_str(), runnable->compileSeconds, seconds);
+                 runnable->how.c_str(), runnable->compileSeconds,
+                 score->totalSeconds);
 
   if (!jsonPath.empty()) {
     nlohmann::ordered_json json;
@@ -196,7 +141,7 @@ int runEval(const std::vector<std::string> &args) {
     json["text"] = textPath;
     json["tokenizer"] = tokenizerPath;
     json["ctx"] = contextLength;
-    json["windows"] = windows.size();
+    json["windows"] = score->windowCount;
     json["tokens"] = scored;
     json["mean_nll"] = accumulator.getMeanNLL();
     json["ppl"] = accumulator.getPerplexity();
@@ -212,15 +157,8 @@ int runEval(const std::vector<std::string> &args) {
     json["execution"] = runnable->how;
     json["compile_seconds"] = runnable->compileSeconds;
     json["tokens_per_second"] = tokensPerSecond;
-    std::string dumped = json.dump(2) + "\n";
-    io::Result<std::unique_ptr<io::AtomicFileOutputStream>> file =
-        io::AtomicFileOutputStream::create(jsonPath);
-    if (!file)
-      return line.inputError(file.error());
-    if (io::Status status = (*file)->write(dumped.data(), dumped.size());
+    if (io::Status status = writeTextFile(jsonPath, json.dump(2) + "\n");
         !status)
-      return line.inputError(status.error());
-    if (io::Status status = (*file)->commit(); !status)
       return line.inputError(status.error());
   }
 

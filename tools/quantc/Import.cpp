@@ -83,18 +83,7 @@ int runImport(const std::vector<std::string> &args) {
       loadModule(input, tokenizer, *context);
   if (!module)
     return line.inputError(module.error());
-  std::string text;
-  {
-    llvm::raw_string_ostream os(text);
-    (**module)->print(os);
-  }
-  io::Result<std::unique_ptr<io::AtomicFileOutputStream>> file =
-      io::AtomicFileOutputStream::create(output);
-  if (!file)
-    return line.inputError(file.error());
-  if (io::Status status = (*file)->write(text.data(), text.size()); !status)
-    return line.inputError(status.error());
-  if (io::Status status = (*file)->commit(); !status)
+  if (io::Status status = writeModule(**module, output); !status)
     return line.inputError(status.error());
   if (!quiet) {
     size_t weights = 0;
@@ -104,8 +93,9 @@ int runImport(const std::vector<std::string> &args) {
     std::fprintf(stderr,
                  "imported %s: %zu weights (external), %zu bytes of "
                  "IR -> %s in %.2f s\n",
-                 input.c_str(), weights, text.size(), output.c_str(),
-                 secondsSince(start));
+                 input.c_str(), weights,
+                 static_cast<size_t>(std::filesystem::file_size(output)),
+                 output.c_str(), secondsSince(start));
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "Commands.h"
 
 #include "quantc/IO/LlamaSpec.h"
+#include "quantc/IO/OutputStream.h"
 #include "quantc/Import/LlamaImporter.h"
 #include "quantc/InitAll.h"
 #include "quantc/Target/CPUTarget.h"
@@ -57,6 +58,23 @@ loadModule(const std::string &path, const std::string &tokenizer,
   if (!spec)
     return spec.takeError();
   return importLlama(context, *spec);
+}
+
+io::Status writeTextFile(const std::string &path, const std::string &text) {
+  io::Result<std::unique_ptr<io::AtomicFileOutputStream>> file =
+      io::AtomicFileOutputStream::create(path);
+  if (!file)
+    return file.takeError();
+  if (io::Status status = (*file)->write(text.data(), text.size()); !status)
+    return status;
+  return (*file)->commit();
+}
+
+io::Status writeModule(mlir::ModuleOp module, const std::string &path) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return writeTextFile(path, text);
 }
 
 io::Result<RunnableModel> loadRunnableModel(const std::string &path,

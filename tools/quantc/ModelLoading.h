@@ -34,6 +34,12 @@ io::Result<mlir::OwningOpRef<mlir::ModuleOp>>
 loadModule(const std::string &path, const std::string &tokenizer,
            mlir::MLIRContext &context);
 
+/// Writes `text` to `path` atomically (temporary file, then rename).
+io::Status writeTextFile(const std::string &path, const std::string &text);
+
+/// Prints `module` and writes it to `path` atomically.
+io::Status writeModule(mlir::ModuleOp module, const std::string &path);
+
 struct RunnableModel {
   std::unique_ptr<runtime::Model> model;
   /// "artifact", "JIT" for people.

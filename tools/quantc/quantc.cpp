@@ -29,6 +29,11 @@ const Command kCommands[] = {
      "write a llama2.c, GGUF or safetensors Llama as one MLIR module "
      "(linalg, weights left in the file)",
      runImport},
+    {"quantize",
+     "MODEL --scheme SCHEME [--calib FILE] [--method M] -o OUT.mlir",
+     "calibrate and quantize a model (W8A8, FP8, int4/int3 groups, llama.cpp "
+     "formats); report size, SQNR, perplexity and KL against float",
+     runQuantize},
     {"compile", "MODEL [--target cpu] -o MODEL.so",
      "compile a model ahead of time into a shared object for this CPU",
      runCompile},

@@ -215,7 +215,10 @@ def QCTileAndVectorize : Pass<"qc-tile-and-vectorize", "func::FuncOp"> {
     - static loops stay whole while the tile volume (the product of its
       loop extents) fits `tile-budget` (`contraction-tile-budget` for
       contractions); otherwise the largest parallel loops, then reduction
-      loops, are split into power-of-two tiles.
+      loops, are split into power-of-two tiles. An op without reductions
+      and without a vector loop (a weight dequantized whole) splits the
+      innermost loop of its result last, so that its tiles are pieces of
+      rows rather than strided columns.
 
     A loop its tile size does not divide is peeled: the main loop runs full
     static tiles. The remainder of a static loop is a smaller static tile;

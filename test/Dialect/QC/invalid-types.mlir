@@ -41,3 +41,23 @@ func.func private @dynamic_dim(!qc.packed<?x256, q4_K>)
 
 // expected-error @+1 {{packed tensor has too many elements}}
 func.func private @overflow(!qc.packed<4294967296x4294967296x256, q4_K>)
+
+// -----
+
+// expected-error @+1 {{storage type 'i4' must say its mapping: si<N> (symmetric) or ui<N> (asymmetric)}}
+func.func private @signless_grouped(!qc.grouped<8x32, i4>)
+
+// -----
+
+// expected-error @+1 {{storage width of 9 bits is outside the supported 2..8}}
+func.func private @wide_grouped(!qc.grouped<8x32, si9>)
+
+// -----
+
+// expected-error @+1 {{grouped weights are matrices (rank 2), got rank 3}}
+func.func private @rank3_grouped(!qc.grouped<2x8x32, si8>)
+
+// -----
+
+// expected-error @+1 {{group size must be positive, got -4}}
+func.func private @negative_group(!qc.grouped<8x32, ui4, group = -4>)

@@ -271,3 +271,83 @@ func.func @dequantize_float_input(%x: tensor<4xf32>) {
   %0 = qc.dequantize %x : tensor<4xf32> -> tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @linear_depth_mismatch(%x: tensor<?x32xf32>, %w: !qc.grouped<16x64, si8>) {
+  // expected-error @+1 {{'qc.linear' op input has 32 features but the weight has 64 inputs}}
+  %0 = qc.linear %x, %w : tensor<?x32xf32>, !qc.grouped<16x64, si8> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_output_mismatch(%x: tensor<?x64xf32>, %w: !qc.grouped<16x64, si8>) {
+  // expected-error @+1 {{'qc.linear' op result has 8 features but the weight has 16 outputs}}
+  %0 = qc.linear %x, %w : tensor<?x64xf32>, !qc.grouped<16x64, si8> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @linear_int8_activations_need_si8_rows(%x: tensor<?x64xf32>, %w: !qc.grouped<16x64, ui4, group = 32>) {
+  // expected-error @+1 {{'qc.linear' op int8 activations need a per-row !qc.grouped<..., si8> weight, got '!qc.grouped<16x64, ui4, group = 32>'}}
+  %0 = qc.linear %x, %w dynamic(per_token) : tensor<?x64xf32>, !qc.grouped<16x64, ui4, group = 32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_two_activation_modes(%x: tensor<?x64xf32>, %w: !qc.grouped<16x64, si8>) {
+  // expected-error @+1 {{'qc.linear' op dynamic, static and input_scale are exclusive ways of quantizing the input}}
+  %0 = qc.linear %x, %w dynamic(per_token) static(!quant.uniform<i8:f32, 0.5>) : tensor<?x64xf32>, !qc.grouped<16x64, si8> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_static_needs_i8(%x: tensor<?x64xf32>, %w: !qc.grouped<16x64, si8>) {
+  // expected-error @+1 {{'qc.linear' op static input type must be a per-tensor !quant.uniform<i8:f32, scale:zero_point>, got '!quant.uniform<u8:f32, 5.000000e-01>'}}
+  %0 = qc.linear %x, %w static(!quant.uniform<u8:f32, 0.5>) : tensor<?x64xf32>, !qc.grouped<16x64, si8> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_fp8_needs_scale(%x: tensor<?x64xf32>, %w: tensor<16x64xf8E4M3FN>) {
+  // expected-error @+1 {{'qc.linear' op an FP8 weight needs weight_scale}}
+  %0 = qc.linear %x, %w : tensor<?x64xf32>, tensor<16x64xf8E4M3FN> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_scale_on_int_weight(%x: tensor<?x64xf32>, %w: !qc.grouped<16x64, si8>) {
+  // expected-error @+1 {{'qc.linear' op weight_scale is only for FP8 weights}}
+  %0 = qc.linear %x, %w weight_scale(0.5) : tensor<?x64xf32>, !qc.grouped<16x64, si8> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_fp8_input_needs_fp8_weight(%x: tensor<?x64xf32>, %w: !qc.packed<16x64, q8_0>) {
+  // expected-error @+1 {{'qc.linear' op FP8 activations (input_scale) need an FP8 weight}}
+  %0 = qc.linear %x, %w input_scale(0.5) : tensor<?x64xf32>, !qc.packed<16x64, q8_0> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_activation_format(%x: tensor<?x64xf32>, %w: !qc.packed<16x64, q8_1>) {
+  // expected-error @+1 {{'qc.linear' op format 'q8_1' quantizes activations, not weights}}
+  %0 = qc.linear %x, %w : tensor<?x64xf32>, !qc.packed<16x64, q8_1> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @linear_negative_input_scale(%x: tensor<?x64xf32>, %w: tensor<16x64xf8E4M3FN>) {
+  // expected-error @+1 {{'qc.linear' op input_scale must be finite and > 0, got -5.000000e-01}}
+  %0 = qc.linear %x, %w weight_scale(0.5) input_scale(-0.5) : tensor<?x64xf32>, tensor<16x64xf8E4M3FN> -> tensor<?x16xf32>
+  return
+}

@@ -67,3 +67,25 @@ func.func @block_formats(%w: tensor<16x256xf32>, %imatrix: tensor<256xf32>) -> t
   %d = qc.dequantize %p : !qc.packed<16x256, q4_K> -> tensor<16x256xf32>
   return %d : tensor<16x256xf32>
 }
+
+// CHECK-LABEL: func @linear_forms
+func.func @linear_forms(%x: tensor<?x64xf32>, %w8: !qc.grouped<32x64, si8>,
+                        %w4: !qc.grouped<32x64, ui4, group = 32>,
+                        %wq: !qc.packed<32x64, q8_0>,
+                        %wf: tensor<32x64xf8E4M3FN>) {
+  // CHECK: qc.linear %{{.*}}, %{{.*}} dynamic(per_token) : tensor<?x64xf32>, !qc.grouped<32x64, si8> -> tensor<?x32xf32>
+  %0 = qc.linear %x, %w8 dynamic(per_token) : tensor<?x64xf32>, !qc.grouped<32x64, si8> -> tensor<?x32xf32>
+  // CHECK: qc.linear %{{.*}}, %{{.*}} dynamic(per_tensor)
+  %1 = qc.linear %x, %w8 dynamic(per_tensor) : tensor<?x64xf32>, !qc.grouped<32x64, si8> -> tensor<?x32xf32>
+  // CHECK: qc.linear %{{.*}}, %{{.*}} static(!quant.uniform<i8:f32, 2.500000e-02:-4>)
+  %2 = qc.linear %x, %w8 static(!quant.uniform<i8:f32, 0.025:-4>) : tensor<?x64xf32>, !qc.grouped<32x64, si8> -> tensor<?x32xf32>
+  // CHECK: qc.linear %{{.*}}, %{{.*}} : tensor<?x64xf32>, !qc.grouped<32x64, ui4, group = 32> -> tensor<?x32xf32>
+  %3 = qc.linear %x, %w4 : tensor<?x64xf32>, !qc.grouped<32x64, ui4, group = 32> -> tensor<?x32xf32>
+  // CHECK: qc.linear %{{.*}}, %{{.*}} : tensor<?x64xf32>, !qc.packed<32x64, q8_0> -> tensor<?x32xf32>
+  %4 = qc.linear %x, %wq : tensor<?x64xf32>, !qc.packed<32x64, q8_0> -> tensor<?x32xf32>
+  // CHECK: qc.linear %{{.*}}, %{{.*}} weight_scale(3.125000e-02) input_scale(5.000000e-01) : tensor<?x64xf32>, tensor<32x64xf8E4M3FN> -> tensor<?x32xf32>
+  %5 = qc.linear %x, %wf weight_scale(0.03125) input_scale(0.5) : tensor<?x64xf32>, tensor<32x64xf8E4M3FN> -> tensor<?x32xf32>
+  // CHECK: qc.linear %{{.*}}, %{{.*}} weight_scale(3.125000e-02) : tensor<?x64xf32>, tensor<32x64xf8E4M3FN> -> tensor<?x32xf32>
+  %6 = qc.linear %x, %wf weight_scale(0.03125) : tensor<?x64xf32>, tensor<32x64xf8E4M3FN> -> tensor<?x32xf32>
+  return
+}
