@@ -228,12 +228,17 @@ Status writeObject(llvm::Module &module, llvm::TargetMachine &machine,
 
 } // namespace
 
-Result<ModelInterface> lowerModelForCPU(ModuleOp module) {
+Status checkModelEntry(ModuleOp module) {
   auto entry = module.lookupSymbol<func::FuncOp>(kEntry);
   if (!entry || entry.isExternal())
     return makeError("the module has no @forward function to compile");
-  if (Status status = checkEntrySignature(entry); !status)
+  return checkEntrySignature(entry);
+}
+
+Result<ModelInterface> lowerModelForCPU(ModuleOp module) {
+  if (Status status = checkModelEntry(module); !status)
     return status.takeError();
+  auto entry = module.lookupSymbol<func::FuncOp>(kEntry);
 
   MLIRContext *context = module.getContext();
   DiagnosticCapture diagnostics(context);
@@ -258,6 +263,11 @@ Result<ModelInterface> lowerModelForCPU(ModuleOp module) {
 }
 
 Result<std::unique_ptr<runtime::Model>> jitModel(ModuleOp module) {
+  return jitModel(module, {});
+}
+
+Result<std::unique_ptr<runtime::Model>>
+jitModel(ModuleOp module, const std::vector<HostSymbol> &symbols) {
   Result<ModelInterface> interface = lowerModelForCPU(module);
   if (!interface)
     return interface.takeError();
@@ -280,6 +290,16 @@ Result<std::unique_ptr<runtime::Model>> jitModel(ModuleOp module) {
   if (!engine)
     return makeError("JIT compilation failed: ",
                      llvm::toString(engine.takeError()));
+  // Before the first lookup, which links the compiled code.
+  if (!symbols.empty())
+    (*engine)->registerSymbols([&](llvm::orc::MangleAndInterner interner) {
+      llvm::orc::SymbolMap map;
+      for (const HostSymbol &symbol : symbols)
+        map[interner(symbol.name)] = {
+            llvm::orc::ExecutorAddr::fromPtr(symbol.address),
+            llvm::JITSymbolFlags::Exported};
+      return map;
+    });
   llvm::Expected<void (*)(void **)> forward =
       (*engine)->lookupPacked(kCInterfaceEntry);
   if (!forward)

@@ -17,6 +17,9 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <string>
+#include <vector>
+
 namespace quantc {
 
 /// Checks that `module` has an importer-shaped `@forward`, binds its weights
@@ -31,6 +34,22 @@ runtime::Result<std::unique_ptr<runtime::Model>> jitModel(mlir::ModuleOp module)
 /// atomically. Needs a C compiler driver to link (clang from LLVM 22).
 runtime::Status compileModelArtifact(mlir::ModuleOp module,
                                      const std::string &path);
+
+/// Checks that `module` has the importer-shaped `@forward` that
+/// lowerModelForCPU compiles, before anything is modified.
+runtime::Status checkModelEntry(mlir::ModuleOp module);
+
+/// A host function that JIT-compiled code may call by name (the module
+/// declares it as an external function).
+struct HostSymbol {
+  std::string name;
+  void *address;
+};
+
+/// jitModel, with `symbols` resolvable from the compiled code: how
+/// calibration's recording hook is reached from the instrumented model.
+runtime::Result<std::unique_ptr<runtime::Model>>
+jitModel(mlir::ModuleOp module, const std::vector<HostSymbol> &symbols);
 
 } // namespace quantc
 

@@ -398,4 +398,87 @@ def QCFuseRows : Pass<"qc-fuse-rows", "func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def QCCalibrate : Pass<"qc-calibrate", "ModuleOp"> {
+  let summary = "Run an imported model on sample text and record every observer's statistics";
+  let description = [{
+    Fills the `stats` of every `qc.observe` in a model that `quantc import`
+    wrote (an `@forward(tokens, pos, k_cache, v_cache, logits)`), so that a
+    calibration method (min/max, percentile, entropy, MSE) can choose its
+    quantization range:
+
+    - weight observers (their input is an `arith.constant`, or an
+      `ml_program.global_load_const` of a global whose value is dense or
+      `#qc.external`) get statistics computed from the weight itself, read
+      from the model file, without running anything;
+    - activation observers are measured while the model runs: a clone of
+      the module has each of them replaced by a call that hands the tensor
+      to the host, is compiled for this CPU (the JIT of `quantc eval`) and
+      runs over the samples in windows of `ctx` tokens, each from an empty
+      KV cache at position 0 (the protocol of `quantc eval`). Progress goes
+      to stderr unless `quiet`.
+
+    Every observer gets `#qc.stats<count, min, max>` (one min/max pair per
+    slice along `axis` for per-channel observers). Per-tensor activation
+    observers also get a histogram of |x|: `bins` bins (the observer's own
+    `bins`, otherwise this pass's `bins` option, which is then recorded on
+    the observer) over `[0, max|x|]`. To know max|x| before binning, such
+    a run goes over the samples twice: the first pass finds each tensor's
+    range, the second bins its values, so the stored histogram has exactly
+    the bins the observer asked for and ends at the observed max|x|.
+    Per-channel statistics carry no histogram (`#qc.stats` holds one per
+    tensor); a warning counts the per-channel observers that asked for one.
+    Re-running overwrites earlier statistics, and drops a `qtype` chosen
+    from them.
+
+    Samples are a raw little-endian int32 token file (`.i32`), used as it
+    is, or UTF-8 text tokenized as `quantc eval` does ([BOS] + the text's
+    tokens) with `tokenizer`, by default the one the module records
+    (`qc.tokenizer`). At most `max-tokens` tokens are used.
+
+    Refused, with a diagnostic: a module that is not an imported model, one
+    with no observer (run `qc-insert-observers` first), a missing or empty
+    samples file, token ids outside the vocabulary, text that tokenizes to
+    nothing, and any NaN or infinity in an observed tensor (the observer is
+    named: a range must never come from them).
+
+    Example (`--qc-calibrate="samples=story.txt ctx=128"`):
+
+    ```mlir
+    %x = qc.observe %h "forward/matmul_0/in0" : tensor<?x64xf32>
+    %w = qc.observe %wq "forward/matmul_0/in1" axis(0) : tensor<64x64xf32>
+    ```
+    becomes
+    ```mlir
+    %x = qc.observe %h "forward/matmul_0/in0" bins(2048)
+           stats(#qc.stats<count = 262144, min = [-3.91], max = [4.27],
+                           histogram = <lo = 0.0, hi = 4.27, counts = [...]>>)
+           : tensor<?x64xf32>
+    %w = qc.observe %wq "forward/matmul_0/in1" axis(0)
+           stats(#qc.stats<count = 4096, axis = 0, min = [-0.21, ...],
+                           max = [0.19, ...]>) : tensor<64x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"samplesPath", "samples", "std::string", /*default=*/"",
+           "Calibration samples: int32 tokens (.i32) or UTF-8 text">,
+    Option<"tokenizerPath", "tokenizer", "std::string", /*default=*/"",
+           "Tokenizer for text samples (default: the module's "
+           "qc.tokenizer)">,
+    Option<"contextLength", "ctx", "int64_t", /*default=*/"0",
+           "Tokens per window (default: min(256, the model's context "
+           "length))">,
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"4096",
+           "Use at most this many sample tokens (0: all)">,
+    Option<"numBins", "bins", "int64_t", /*default=*/"2048",
+           "Histogram bins for per-tensor activation observers that do not "
+           "ask for a number themselves (0: min/max only)">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "No progress on stderr">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // QUANTC_TRANSFORMS_PASSES_TD
