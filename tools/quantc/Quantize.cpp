@@ -15,6 +15,7 @@
 #include "ModelLoading.h"
 
 #include "quantc/IO/OutputStream.h"
+#include "quantc/InitAll.h"
 
 #include "QC/QCOps.h"
 
@@ -31,6 +32,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 namespace quantc::tool {
 
@@ -172,7 +174,11 @@ std::string quote(const std::string &value) {
   return "'" + value + "'";
 }
 
+/// Runs `pipeline`, the passes to nest in a module pass manager.
 io::Status runPasses(mlir::ModuleOp module, const std::string &pipeline) {
+  // Pipelines are named by string; only this command needs the registry.
+  static std::once_flag registered;
+  std::call_once(registered, [] { registerAllPasses(); });
   std::string diagnostics;
   mlir::ScopedDiagnosticHandler handler(
       module.getContext(), [&](mlir::Diagnostic &d) {
@@ -184,7 +190,8 @@ io::Status runPasses(mlir::ModuleOp module, const std::string &pipeline) {
         os << d << "\n";
         return mlir::success();
       });
-  mlir::PassManager manager(module.getContext());
+  mlir::PassManager manager(module.getContext(),
+                            mlir::ModuleOp::getOperationName());
   std::string parseErrors;
   llvm::raw_string_ostream errorStream(parseErrors);
   if (mlir::failed(mlir::parsePassPipeline(pipeline, manager, errorStream)))
@@ -291,12 +298,12 @@ int runQuantize(const std::vector<std::string> &args) {
       std::fprintf(stderr, "calibrating on %s (up to %lld tokens)...\n",
                    calib.c_str(), static_cast<long long>(calibTokens));
     std::string pipeline =
-        "builtin.module(func.func(qc-insert-observers{weights=none bins=2048}),"
+        "func.func(qc-insert-observers{weights=none bins=2048}),"
         "qc-calibrate{samples=" +
         quote(calib) +
         (tokenizer.empty() ? std::string() : " tokenizer=" + quote(tokenizer)) +
         " max-tokens=" + std::to_string(calibTokens) +
-        " ctx=" + std::to_string(calibContext) + "})";
+        " ctx=" + std::to_string(calibContext) + "}";
     if (io::Status status = runPasses(module, pipeline); !status)
       return line.inputError(status.error());
   }
@@ -309,8 +316,8 @@ int runQuantize(const std::vector<std::string> &args) {
   if (!overrides.empty())
     quantizeOptions += " overrides=" + quote(overrides);
   if (io::Status status =
-          runPasses(module, "builtin.module(qc-quantize{" + quantizeOptions +
-                                "},func.func(qc-strip-observers))");
+          runPasses(module, "qc-quantize{" + quantizeOptions +
+                                "},func.func(qc-strip-observers)");
       !status)
     return line.inputError(status.error());
   if (io::Status status = writeModule(module, output); !status)
