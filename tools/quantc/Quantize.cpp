@@ -196,8 +196,12 @@ io::Status runPasses(mlir::ModuleOp module, const std::string &pipeline) {
   llvm::raw_string_ostream errorStream(parseErrors);
   if (mlir::failed(mlir::parsePassPipeline(pipeline, manager, errorStream)))
     return io::makeError("bad pass pipeline '", pipeline, "': ", parseErrors);
-  if (mlir::failed(manager.run(module)))
-    return io::makeError(diagnostics.empty() ? "a pass failed\n" : diagnostics);
+  if (mlir::failed(manager.run(module))) {
+    // The diagnostics start with "error: "; the caller adds its own.
+    llvm::StringRef text = llvm::StringRef(diagnostics).trim();
+    text.consume_front("error: ");
+    return io::makeError(text.empty() ? "a pass failed" : text.str());
+  }
   if (!diagnostics.empty())
     std::fputs(diagnostics.c_str(), stderr);
   return io::Status::success();
