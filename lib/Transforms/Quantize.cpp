@@ -24,6 +24,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/Threading.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
@@ -1376,6 +1377,11 @@ void QuantizePass::runOnOperation() {
                                                packed.packedShape().second);
   }
 
+  // The pass manager verifies only after the pass, when the file would
+  // already be in place: verify first, so that a file appears only beside
+  // valid IR.
+  if (failed(verify(module)))
+    return signalPassFailure();
   if (!layout.empty() && failed(writeWeights(layout)))
     return signalPassFailure();
 

@@ -501,7 +501,13 @@ def QCQuantize : Pass<"qc-quantize", "ModuleOp"> {
     `#qc.external<path = WEIGHTS_FILE, offset = ...>`. A matmul whose
     `outs` is not a zero `linalg.fill` gets its init added back
     (`linalg.add`). A weight stored as a float format (`f16`, and llama.cpp
-    fallbacks to f16) keeps its `linalg.matmul` over the converted global.
+    fallbacks to f16) keeps its `linalg.matmul` over the converted global,
+    widened to f32 by a `linalg.generic` as `quantc import` does for f16
+    checkpoints (whose widenings this pass also looks through). A packed
+    global takes its source's name when it alone replaces it, and is
+    `<name>.<format>` otherwise (a tied classifier quantized while the
+    embedding stays float); an `arith.constant` weight becomes the global
+    `<function>.matmul_<n>.weight`, the name globs match.
 
     Activations: `w8a8` quantizes them at run time per token; `w8a8-static`
     and `fp8` read the `#qc.stats` of the input's `qc.observe`
