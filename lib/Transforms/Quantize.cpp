@@ -30,7 +30,6 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/GlobPattern.h"
 #include "llvm/Support/Path.h"
@@ -39,11 +38,11 @@
 #include "quantc/IO/OutputStream.h"
 #include "quantc/Numerics/Affine.h"
 #include "quantc/Numerics/BlockCodecs.h"
+#include "quantc/Numerics/Calibration.h"
 #include "quantc/Numerics/FP8.h"
 #include "quantc/Numerics/Float.h"
 #include "quantc/Numerics/GroupedAffine.h"
 #include "quantc/Numerics/QuantizedLinear.h"
-#include "quantc/Numerics/RangeSelection.h"
 #include "quantc/Numerics/Scheme.h"
 #include "quantc/Transforms/Passes.h"
 
@@ -75,69 +74,44 @@ constexpr float kMaxF16 = 65504.0f;
 // Activation ranges
 //===----------------------------------------------------------------------===//
 
-enum class RangeMethod { MinMax, Percentile, Entropy, MSE };
-
-std::optional<RangeMethod> parseRangeMethod(StringRef name) {
-  return llvm::StringSwitch<std::optional<RangeMethod>>(name)
-      .Case("minmax", RangeMethod::MinMax)
-      .Case("percentile", RangeMethod::Percentile)
-      .Case("entropy", RangeMethod::Entropy)
-      .Case("mse", RangeMethod::MSE)
-      .Default(std::nullopt);
-}
-
-/// The clipping range [lo, hi] of a per-tensor activation, from the
-/// statistics qc-calibrate wrote. A small stand-in, over the same
-/// RangeSelection searches, for qc-calibrate's selectRange
-/// (lib/Numerics/Calibration.h), which can replace it one for one.
-/// Per-channel statistics are merged into one range. The histogram searches
-/// give a symmetric amax, which clips the observed [min, max].
+/// The clipping range [lo, hi] of a per-tensor activation, chosen by
+/// `method` from the statistics qc-calibrate wrote (per-channel statistics
+/// are merged into one range).
 FailureOr<std::pair<double, double>>
-selectActivationRange(ObserveOp observer, StatsAttr stats, RangeMethod method,
-                      StringRef methodName, double percentile) {
+selectActivationRange(ObserveOp observer, StatsAttr stats,
+                      quantc::CalibrationMethod method, double percentile) {
   double lo = *llvm::min_element(stats.getMin().asArrayRef());
   double hi = *llvm::max_element(stats.getMax().asArrayRef());
-  if (method == RangeMethod::MinMax)
-    return std::make_pair(lo, hi);
+  quantc::Histogram absolute;
   HistogramAttr histogram = stats.getHistogram();
-  if (!histogram)
+  if (histogram) {
+    // qc-calibrate bins |x| over [0, max|x|]; anything else is not what
+    // the searches read.
+    if (histogram.getLoValue() != 0.0)
+      return observer.emitOpError("'")
+             << observer.getLabel() << "' has a histogram over ["
+             << histogram.getLoValue() << ", " << histogram.getHiValue()
+             << "], not a histogram of |x| over [0, max|x|]";
+    absolute.min = 0.0f;
+    absolute.max = static_cast<float>(histogram.getHiValue());
+    for (int64_t count : histogram.getCounts())
+      absolute.counts.push_back(static_cast<float>(count));
+  } else if (method != quantc::CalibrationMethod::MinMax) {
     return observer.emitOpError("'")
            << observer.getLabel()
            << "' has statistics without a histogram, which method="
-           << methodName
+           << quantc::getCalibrationMethodName(method)
            << " needs; observe it with bins (qc-insert-observers bins=2048) "
               "and calibrate again";
-  if (histogram.getLoValue() != 0.0)
-    return observer.emitOpError("'")
-           << observer.getLabel() << "' has a histogram over ["
-           << histogram.getLoValue() << ", " << histogram.getHiValue()
-           << "]; method=" << methodName
-           << " searches a histogram of |x| over [0, max|x|]";
-  quantc::Histogram absolute;
-  absolute.min = 0.0f;
-  absolute.max = static_cast<float>(histogram.getHiValue());
-  for (int64_t count : histogram.getCounts())
-    absolute.counts.push_back(static_cast<float>(count));
-  std::optional<float> amax;
-  switch (method) {
-  case RangeMethod::Percentile:
-    amax = quantc::percentileAmax(absolute, percentile);
-    break;
-  case RangeMethod::Entropy:
-    amax = quantc::entropyAmax(absolute);
-    break;
-  case RangeMethod::MSE:
-    amax = quantc::mseAmax(absolute);
-    break;
-  case RangeMethod::MinMax:
-    break;
   }
-  // No range to search (only zeros seen, or too few bins): keep what was
-  // observed.
-  if (!amax)
-    return std::make_pair(lo, hi);
-  return std::make_pair(std::max(lo, -static_cast<double>(*amax)),
-                        std::min(hi, static_cast<double>(*amax)));
+  std::string error;
+  std::optional<quantc::ClipRange> range = quantc::selectRange(
+      static_cast<float>(lo), static_cast<float>(hi),
+      histogram ? &absolute : nullptr, method, percentile, &error);
+  if (!range)
+    return observer.emitOpError("'") << observer.getLabel() << "': " << error;
+  return std::make_pair(static_cast<double>(range->lo),
+                        static_cast<double>(range->hi));
 }
 
 //===----------------------------------------------------------------------===//
@@ -397,7 +371,7 @@ struct QuantizePass : public qc::impl::QCQuantizeBase<QuantizePass> {
 private:
   // Options, parsed.
   quantc::Scheme scheme;
-  RangeMethod rangeMethod = RangeMethod::MinMax;
+  quantc::CalibrationMethod rangeMethod = quantc::CalibrationMethod::MinMax;
   std::vector<Override> overrideList;
   std::vector<llvm::GlobPattern> keepFloatGlobs;
   std::string weightsPath;
@@ -458,7 +432,8 @@ LogicalResult QuantizePass::parseOptions() {
     return module.emitError("qc-quantize: ") << error;
   scheme = *parsed;
 
-  std::optional<RangeMethod> parsedMethod = parseRangeMethod(method);
+  std::optional<quantc::CalibrationMethod> parsedMethod =
+      quantc::parseCalibrationMethod(method);
   if (!parsedMethod)
     return module.emitError("qc-quantize: unknown method '")
            << method << "'; expected minmax, percentile, entropy or mse";
@@ -895,12 +870,13 @@ LogicalResult QuantizePass::planActivations(Projection &projection,
            << observer.getLabel()
            << "' has no calibration statistics; run qc-calibrate";
   if (chosen.activations == quantc::ActivationQuantization::StaticFP8 &&
-      (rangeMethod == RangeMethod::Entropy || rangeMethod == RangeMethod::MSE))
+      (rangeMethod == quantc::CalibrationMethod::Entropy ||
+       rangeMethod == quantc::CalibrationMethod::MSE))
     return matmul.emitOpError("method=")
            << method << " searches an int8 grid; " << chosenName
            << " activations take minmax or percentile";
   FailureOr<std::pair<double, double>> range =
-      selectActivationRange(observer, stats, rangeMethod, method, percentile);
+      selectActivationRange(observer, stats, rangeMethod, percentile);
   if (failed(range))
     return failure();
 
