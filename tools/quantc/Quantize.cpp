@@ -15,6 +15,7 @@
 #include "ModelLoading.h"
 
 #include "quantc/IO/OutputStream.h"
+#include "quantc/InitAll.h"
 
 #include "QC/QCOps.h"
 
@@ -184,11 +185,24 @@ io::Status runPasses(mlir::ModuleOp module, const std::string &pipeline) {
         os << d << "\n";
         return mlir::success();
       });
-  mlir::PassManager manager(module.getContext());
+  // Pipelines are parsed by pass name, which needs the registry filled
+  // (quant-opt does it in main; quantc only when it runs passes).
+  static const bool registered = [] {
+    quantc::registerAllPasses();
+    return true;
+  }();
+  (void)registered;
   std::string parseErrors;
   llvm::raw_string_ostream errorStream(parseErrors);
-  if (mlir::failed(mlir::parsePassPipeline(pipeline, manager, errorStream)))
+  // The overload that returns a pass manager reads the `builtin.module(...)`
+  // anchor; the one that fills a given manager would nest it, running the
+  // passes on modules inside the module (none).
+  mlir::FailureOr<mlir::OpPassManager> parsed =
+      mlir::parsePassPipeline(pipeline, errorStream);
+  if (mlir::failed(parsed))
     return io::makeError("bad pass pipeline '", pipeline, "': ", parseErrors);
+  mlir::PassManager manager(module.getContext());
+  static_cast<mlir::OpPassManager &>(manager) = std::move(*parsed);
   if (mlir::failed(manager.run(module)))
     return io::makeError(diagnostics.empty() ? "a pass failed\n" : diagnostics);
   if (!diagnostics.empty())
