@@ -29,3 +29,11 @@ if config.ptxas and os.path.exists(config.ptxas):
     config.substitutions.append(("%ptxas", config.ptxas))
 if os.path.isdir(config.shared_data_dir):
     config.available_features.add("shared-data")
+
+if config.sanitized:
+    # LLVM's BumpPtrAllocator poisons each new slab under ASan. quantc's
+    # instrumented code inlines it (e.g. building #qc.external storage) while
+    # libMLIR, not instrumented, allocates from the same slabs without
+    # unpoisoning, so ASan would flag MLIR's own writes there. Manual
+    # poisoning is turned off; ordinary heap checking stays.
+    config.environment["ASAN_OPTIONS"] = "allow_user_poisoning=0"

@@ -4,6 +4,7 @@
 
 #include "quantc/Numerics/BlockCodecs.h"
 #include "quantc/Numerics/FP8.h"
+#include "quantc/Numerics/Scheme.h"
 
 #include <algorithm>
 #include <cctype>
@@ -137,28 +138,6 @@ bool isEligible(const SourceTensor &tensor, const ConvertOptions &options) {
   return true;
 }
 
-/// llama_tensor_get_type's replacement for a format whose block does not
-/// divide the row.
-std::optional<Format> getShapeFallback(Format format) {
-  switch (format) {
-  case Format::TQ1_0:
-  case Format::TQ2_0:
-    return Format::Q4_0;
-  case Format::Q2_K:
-  case Format::Q3_K:
-  case Format::IQ4_XS:
-    return Format::IQ4_NL;
-  case Format::Q4_K:
-    return Format::Q5_0;
-  case Format::Q5_K:
-    return Format::Q5_1;
-  case Format::Q6_K:
-    return Format::Q8_0;
-  default:
-    return std::nullopt;
-  }
-}
-
 bool canDecode(const SourceTensor &tensor) {
   return tensor.encoding != SourceEncoding::Registry ||
          getRowCodec(tensor.format) != nullptr;
@@ -179,12 +158,11 @@ Status planTensor(const SourceModel &model, const SourceTensor &tensor,
       wanted = *options.outputTensorType;
     plan.target = wanted;
     uint32_t block = getFormatInfo(wanted).blockSize;
-    if (rowLength % block != 0) {
-      std::optional<Format> fallback = getShapeFallback(wanted);
-      if (!fallback || rowLength % getFormatInfo(*fallback).blockSize != 0)
-        fallback = Format::F16;
+    if (Format resolved =
+            resolveRowFormat(wanted, static_cast<uint64_t>(rowLength));
+        resolved != wanted) {
       plan.requested = wanted;
-      plan.target = *fallback;
+      plan.target = resolved;
       plan.fallbackReason = "rows of " + std::to_string(rowLength) +
                             " are not a multiple of " + std::to_string(block);
     }

@@ -16,7 +16,8 @@
 // llama.cpp's llama_tensor_get_type does (q4_K -> q5_0, q5_K -> q5_1,
 // q6_K -> q8_0, q2_K/q3_K/iq4_xs -> iq4_nl, tq1_0/tq2_0 -> q4_0), and to f16
 // when that does not divide either; where llama-quantize gives up (the
-// 32-element formats), quantc uses f16 too. Every fallback is reported.
+// 32-element formats), quantc uses f16 too (quantc::resolveRowFormat in
+// Numerics/Scheme.h, which qc-quantize shares). Every fallback is reported.
 //
 // Everything is checked before anything is written: unknown formats,
 // formats without a codec yet, requantizing without permission, imatrix

@@ -481,4 +481,141 @@ def QCCalibrate : Pass<"qc-calibrate", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def QCQuantize : Pass<"qc-quantize", "ModuleOp"> {
+  let summary = "Rewrite float projections into qc.linear with packed weights";
+  let description = [{
+    Quantizes every projection of a module by a scheme (the names of
+    `quantc quantize --scheme`, `quantc::parseScheme` in
+    `lib/Numerics/Scheme.h`): `w8a8`, `w8a8-static`, `fp8`, `int8`,
+    `intB` / `intB-gG` (B = 2..8, groups of G), or any llama.cpp weight
+    format (`q4_0`, `q8_0`, `q4_K`, ...; also `f16`, `bf16`, `f32`).
+
+    A projection is a `linalg.matmul` with transposed-B indexing maps
+    (input `[M, K]`, weight `[N, K]`, as `quantc import` writes them) or
+    the plain form with a `[K, N]` weight (transposed while packing), whose
+    weight is a float constant: an `ml_program.global_load_const` of a
+    global holding `#qc.external` or dense elements, or an `arith.constant`,
+    possibly through `qc.observe`. Each becomes a `qc.linear` whose weight
+    is a `global_load_const` of a new global of the packed type
+    (`!qc.grouped`, `!qc.packed`, `tensor<NxKxf8E4M3FN>`) whose value is
+    `#qc.external<path = WEIGHTS_FILE, offset = ...>`. A matmul whose
+    `outs` is not a zero `linalg.fill` gets its init added back
+    (`linalg.add`). A weight stored as a float format (`f16`, and llama.cpp
+    fallbacks to f16) keeps its `linalg.matmul` over the converted global,
+    widened to f32 by a `linalg.generic` as `quantc import` does for f16
+    checkpoints (whose widenings this pass also looks through). A packed
+    global takes its source's name when it alone replaces it, and is
+    `<name>.<format>` otherwise (a tied classifier quantized while the
+    embedding stays float); an `arith.constant` weight becomes the global
+    `<function>.matmul_<n>.weight`, the name globs match.
+
+    Activations: `w8a8` quantizes them at run time per token; `w8a8-static`
+    and `fp8` read the `#qc.stats` of the input's `qc.observe`
+    (`qc-insert-observers`, then `qc-calibrate`) and choose a per-tensor
+    range by `method`: `!quant.uniform<i8:f32, s:z>` from the clipped
+    [min, max] (asymmetric int8), or `input_scale = amax / 448` for E4M3.
+
+    Rows a llama.cpp block does not divide fall back as llama-quantize does
+    (q4_K -> q5_0, q6_K -> q8_0, ..., then f16; f32 where f16 would
+    overflow); `fallback=false` refuses instead. Integer groups take a
+    ragged last group; w8a8 and fp8 fit any shape (int8 activations need
+    K < 2^17 for the int32 accumulator).
+
+    The weights file is self-contained: besides the packed weights, every
+    `#qc.external` float global the module still reads (embeddings, norms,
+    the float-kept head) is copied into it in its own dtype and re-pointed
+    there; external globals nothing reads are dropped. Blobs are 64-byte
+    aligned in module order; the file is written atomically (temporary +
+    rename), deterministically, and only when the pass succeeds. Dense
+    globals that stay float stay inline.
+
+    Attributes written, for reports:
+    - on each global written to the file: `qc.format` (`si8`, `ui4:g32`,
+      `q4_K`, `f8e4m3`, `f16`, `f32`, ...); on packed ones also
+      `qc.source_weight` (the original weight), `qc.fallback` (the format
+      asked for, when llama.cpp's fallback replaced it), `qc.sqnr_db`
+      (10 log10(sum w^2 / sum (w - deq(q(w)))^2) through the numerics
+      decoders; absent when the encoding is exact), `qc.scheme` (the scheme
+      that chose it: the pass's or an override's); `qc.keep_float` on float
+      weights a `keep-float` glob kept;
+    - on the module, `qc.quantized = {scheme, weights_file, float_bytes
+      (the weights the module read, as stored before), packed_bytes (as
+      stored after, padding excluded), file_bytes, quantized_params
+      (weights now integer/block/FP8), quantized, fallbacks, kept_float
+      (projection counts)}`. `qc.source` stays.
+
+    Observers the rewrite consumed (a projection's weight and input
+    observers, when nothing else reads them) are erased; the others
+    (attention, KV, float-kept projections) are left to
+    `qc-strip-observers`.
+
+    Refused (error, nothing written): an unknown scheme or override, an
+    override glob that matches no projection, a missing `weights-file`, a
+    projection whose weight is not a float constant or global, a weight
+    with NaN or infinity, an unreadable or short weight file, a static
+    scheme without statistics on the input observer, a method that needs a
+    histogram the statistics lack, a shape the scheme cannot take.
+
+    Example (`--qc-quantize="scheme=w8a8 weights-file=/tmp/w.bin"`):
+
+    ```mlir
+    ml_program.global private @blk.0.attn_q.weight(
+        #qc.external<path = "/m/model.bin", offset = 28>) : tensor<64x64xf32>
+    ...
+    %w = ml_program.global_load_const @blk.0.attn_q.weight : tensor<64x64xf32>
+    %z = linalg.fill ins(%cst : f32) outs(%e : tensor<?x64xf32>) -> tensor<?x64xf32>
+    %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
+                                        affine_map<(m, n, k) -> (n, k)>,
+                                        affine_map<(m, n, k) -> (m, n)>]
+        ins(%x, %w : tensor<?x64xf32>, tensor<64x64xf32>)
+        outs(%z : tensor<?x64xf32>) -> tensor<?x64xf32>
+    ```
+    becomes
+    ```mlir
+    module attributes {qc.quantized = {scheme = "w8a8", ...}, ...} {
+    ml_program.global private @blk.0.attn_q.weight(
+        #qc.external<path = "/tmp/w.bin", offset = 0>)
+        {qc.format = "si8", qc.scheme = "w8a8", qc.source_weight =
+         "blk.0.attn_q.weight", qc.sqnr_db = 44.1 : f64}
+        : !qc.grouped<64x64, si8>
+    ...
+    %w = ml_program.global_load_const @blk.0.attn_q.weight : !qc.grouped<64x64, si8>
+    %y = qc.linear %x, %w dynamic(per_token)
+        : tensor<?x64xf32>, !qc.grouped<64x64, si8> -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"schemeName", "scheme", "std::string", /*default=*/"",
+           "Quantization scheme (required): w8a8, w8a8-static, fp8, int8, "
+           "intB[-gG], or a llama.cpp weight format (q4_0, q4_K, ...)">,
+    Option<"weightsFile", "weights-file", "std::string", /*default=*/"",
+           "Where to write the packed weights (and the float weights the "
+           "module still reads); required unless nothing is written">,
+    Option<"method", "method", "std::string", /*default=*/"\"minmax\"",
+           "How static activation ranges are chosen from the statistics: "
+           "minmax (default: needs no histogram), percentile, entropy or "
+           "mse (these need a histogram: qc-insert-observers bins=2048; "
+           "entropy and mse search an int8 grid, so fp8 takes minmax or "
+           "percentile)">,
+    Option<"percentile", "percentile", "double", /*default=*/"99.99",
+           "Percentile of |x| kept by method=percentile">,
+    Option<"keepFloat", "keep-float", "std::string",
+           /*default=*/"\"output.weight\"",
+           "Comma-separated globs of weights left in float; a classifier "
+           "that reads the token embedding (tied) also answers to "
+           "output.weight. Empty: quantize every projection">,
+    Option<"overrides", "overrides", "std::string", /*default=*/"",
+           "Per-weight schemes, GLOB=SCHEME,... (first match wins; takes "
+           "precedence over keep-float), e.g. "
+           "blk.0.*=int8,blk.*.ffn_down.weight=q8_0">,
+    Option<"allowFallback", "fallback", "bool", /*default=*/"true",
+           "Let a llama.cpp block format that does not divide a row fall "
+           "back as llama-quantize does; false: refuse such a projection">,
+  ];
+  let dependentDialects = ["::mlir::qc::QCDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::ml_program::MLProgramDialect",
+                           "::mlir::quant::QuantDialect"];
+}
+
 #endif // QUANTC_TRANSFORMS_PASSES_TD
