@@ -74,7 +74,7 @@ for entry in $schemes; do
   delta=$(sed -E 's/.*quantized ppl=([0-9.]+) \(([-+0-9.]+%)\).*/\2/' <<< "$quality")
   kl=$(sed -E 's/.*mean KL=([0-9.e-]+).*/\1/' <<< "$quality")
   top1=$(sed -E 's/.*top-1 agreement=([0-9.]+).*/\1/' <<< "$quality")
-  bytes=$(sed -E 's/^size: .* -> (.*) \(.*/\1/' <<< "$size")
+  bytes=$(sed -E 's/^size: .* -> ([0-9.]+ [KMG]?i?B) .*/\1/' <<< "$size")
   bpw=$(sed -E 's/.*\), ([0-9.]+) bits per weight.*/\1/' <<< "$size")
   echo "| $scheme | $method | $ppl | $delta | $kl | $top1 | $bytes | $bpw |"
   json+="$separator$(cat "$out/$name.json")"
