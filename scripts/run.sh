@@ -8,8 +8,12 @@
 # deterministic synthetic Llama-shaped model that `quantc synth` writes,
 # scored on examples/story.txt.
 #
+# Then quantizes it to W8A8 and reports size, perplexity and KL against
+# float, and a greedy sample of the quantized model.
+#
 # Usage: scripts/run.sh [--windows N]   (N windows of 512 tokens; default all)
-# Outputs under out/: model.mlir, eval.json.
+# Outputs under out/: model.mlir, eval.json, model-w8a8.mlir (+ .weights),
+# w8a8-report.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 windows=()
@@ -42,3 +46,9 @@ fi
   --json "$out_dir/eval.json"
 # What the model writes, greedily.
 "$quantc" run "$out_dir/model.mlir" --temp 0 -n 64 --quiet
+# Quantized: W8A8 (int8 weights per channel, int8 activations per token),
+# with its size and its perplexity and KL against the float model.
+"$quantc" quantize "$out_dir/model.mlir" --scheme w8a8 --eval-text "$text" \
+  --eval-windows 16 --report "$out_dir/w8a8-report.json" \
+  -o "$out_dir/model-w8a8.mlir" | grep -v '^blk\.'
+"$quantc" run "$out_dir/model-w8a8.mlir" --temp 0 -n 64 --quiet
