@@ -124,13 +124,14 @@ struct SplitReductionChains : OpRewritePattern<vector::ContractionOp> {
     Value zero = arith::ConstantOp::create(rewriter, loc,
                                            rewriter.getZeroAttr(resultType));
     SmallVector<Value> partials;
-    for (int64_t offset = 0; offset < size; offset += chunk)
+    for (int64_t offset = 0; offset < size; offset += chunk) {
+      // One statement per op: argument evaluation order is unspecified.
+      Value lhs = slice(contract.getLhs(), lhsType, *lhsPosition, offset);
+      Value rhs = slice(contract.getRhs(), rhsType, *rhsPosition, offset);
       partials.push_back(vector::ContractionOp::create(
-          rewriter, loc,
-          slice(contract.getLhs(), lhsType, *lhsPosition, offset),
-          slice(contract.getRhs(), rhsType, *rhsPosition, offset), zero,
-          contract.getIndexingMaps(), contract.getIteratorTypes(),
-          contract.getKind()));
+          rewriter, loc, lhs, rhs, zero, contract.getIndexingMaps(),
+          contract.getIteratorTypes(), contract.getKind()));
+    }
     while (partials.size() > 1) {
       SmallVector<Value> sums;
       for (size_t i = 0; i + 1 < partials.size(); i += 2)
@@ -293,8 +294,11 @@ struct ButterflyDotProducts : OpRewritePattern<vector::ContractionOp> {
       for (size_t i = 0; i < partials.size(); i += 2) {
         Value a = partials[i];
         Value b = i + 1 < partials.size() ? partials[i + 1] : a;
-        next.push_back(arith::AddFOp::create(rewriter, loc, halves(a, b, 0),
-                                             halves(a, b, 1)));
+        // One statement per shuffle: argument evaluation order is
+        // unspecified.
+        Value low = halves(a, b, 0);
+        Value high = halves(a, b, 1);
+        next.push_back(arith::AddFOp::create(rewriter, loc, low, high));
       }
       partials = std::move(next);
       lanes = half;

@@ -185,13 +185,18 @@ Value BlockElementBuilder::halfAt(int64_t offset) {
   // Rebias 15 -> 127.
   Value normal = orI(sign, orI(shl(add(exponent, 112), 23), shiftedMantissa));
   // Zero or subnormal: mantissa * 2^-24, exact in f32.
-  Value scaled = mulF(
-      arith::UIToFPOp::create(b, b.getF32Type(), mantissa),
-      arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(0x1p-24f)));
+  // Operands built one statement at a time: the order of the ops in the IR
+  // must not depend on the compiler's order of argument evaluation.
+  Value mantissaF32 = arith::UIToFPOp::create(b, b.getF32Type(), mantissa);
+  Value ulp =
+      arith::ConstantFloatOp::create(b, b.getF32Type(), APFloat(0x1p-24f));
+  Value scaled = mulF(mantissaF32, ulp);
   Value subnormal =
       orI(sign, arith::BitcastOp::create(b, b.getI32Type(), scaled));
-  Value result = select(eq(exponent, 0x1F), infOrNaN,
-                        select(eq(exponent, 0), subnormal, normal));
+  Value isInfOrNaN = eq(exponent, 0x1F);
+  Value isSubnormal = eq(exponent, 0);
+  Value finite = select(isSubnormal, subnormal, normal);
+  Value result = select(isInfOrNaN, infOrNaN, finite);
   return arith::BitcastOp::create(b, b.getF32Type(), result);
 }
 

@@ -43,12 +43,12 @@ Value decodeIQ4_XS(BlockElementBuilder &e) {
   Value d = e.halfAt(0);
   Value g = e.divU(x, 32);
   Value i = e.remU(x, 32);
-  Value low = e.andI(
-      e.shrU(e.byteAt(e.add(e.divU(g, 2), 4)), e.toI32(e.mul(e.remU(g, 2), 4))),
-      0xF);
-  Value high = e.andI(
-      e.shrU(e.byteAt(e.add(e.divU(g, 4), 2)), e.toI32(e.mul(e.remU(g, 4), 2))),
-      3);
+  Value lowByte = e.byteAt(e.add(e.divU(g, 2), 4));
+  Value lowShift = e.toI32(e.mul(e.remU(g, 2), 4));
+  Value low = e.andI(e.shrU(lowByte, lowShift), 0xF);
+  Value highByte = e.byteAt(e.add(e.divU(g, 4), 2));
+  Value highShift = e.toI32(e.mul(e.remU(g, 4), 2));
+  Value high = e.andI(e.shrU(highByte, highShift), 3);
   Value l = e.sub(e.orI(low, e.shl(high, 4)), 32);
   Value scale = e.mulF(d, e.toF32(l));
   Value code = e.nibbleAt(e.add(e.mul(g, 16), 8), i);

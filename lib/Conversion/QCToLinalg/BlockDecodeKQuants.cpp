@@ -25,8 +25,8 @@ namespace {
 /// The 2-bit code of element `x` from the 64 bytes at `offset`: in each
 /// 128-element half, element 32 s + l sits at bits 2 s of byte l.
 Value twoBitCode(BlockElementBuilder &e, int64_t offset, Value x) {
-  Value byte =
-      e.byteAt(e.add(e.add(e.mul(e.divU(x, 128), 32), e.remU(x, 32)), offset));
+  Value halfStart = e.mul(e.divU(x, 128), 32);
+  Value byte = e.byteAt(e.add(e.add(halfStart, e.remU(x, 32)), offset));
   Value shift = e.toI32(e.mul(e.remU(e.divU(x, 32), 4), 2));
   return e.andI(e.shrU(byte, shift), 3);
 }
@@ -48,12 +48,12 @@ Value decodeQ2_K(BlockElementBuilder &e) {
 /// bit 2 (j / 4) of byte 8 + j % 4, stored with a bias of 32.
 Value q3Scale(BlockElementBuilder &e, Value j) {
   constexpr int64_t kScales = 96;
-  Value low = e.andI(e.shrU(e.byteAt(e.add(e.remU(j, 8), kScales)),
-                            e.toI32(e.mul(e.divU(j, 8), 4))),
-                     0xF);
-  Value high = e.andI(e.shrU(e.byteAt(e.add(e.remU(j, 4), kScales + 8)),
-                             e.toI32(e.mul(e.divU(j, 4), 2))),
-                      3);
+  Value lowByte = e.byteAt(e.add(e.remU(j, 8), kScales));
+  Value lowShift = e.toI32(e.mul(e.divU(j, 8), 4));
+  Value low = e.andI(e.shrU(lowByte, lowShift), 0xF);
+  Value highByte = e.byteAt(e.add(e.remU(j, 4), kScales + 8));
+  Value highShift = e.toI32(e.mul(e.divU(j, 4), 2));
+  Value high = e.andI(e.shrU(highByte, highShift), 3);
   return e.sub(e.orI(low, e.shl(high, 4)), 32);
 }
 
@@ -63,10 +63,14 @@ Value decodeQ3_K(BlockElementBuilder &e) {
   Value x = e.element();
   Value d = e.halfAt(108);
   Value scale = e.mulF(d, e.toF32(q3Scale(e, e.divU(x, 16))));
-  Value high =
-      e.andI(e.shrU(e.byteAt(e.remU(x, 32)), e.toI32(e.divU(x, 32))), 1);
-  Value code =
-      e.sub(twoBitCode(e, 32, x), e.select(e.eq(high, 0), e.i32(4), e.i32(0)));
+  Value highByte = e.byteAt(e.remU(x, 32));
+  Value highShift = e.toI32(e.divU(x, 32));
+  Value high = e.andI(e.shrU(highByte, highShift), 1);
+  Value lowBits = twoBitCode(e, 32, x);
+  Value highClear = e.eq(high, 0);
+  Value four = e.i32(4);
+  Value zero = e.i32(0);
+  Value code = e.sub(lowBits, e.select(highClear, four, zero));
   return e.mulF(scale, e.toF32(code));
 }
 
@@ -82,11 +86,14 @@ std::pair<Value, Value> k4ScaleAndMin(BlockElementBuilder &e, Value j) {
   Value second = e.byteAt(e.add(e.andI(j, 3), kScales + 4)); // j % 4 + 4
   Value nibbles = e.byteAt(e.add(j, kScales + 4));           // j + 4
   Value direct = e.ult(j, 4);
-  Value scale =
-      e.select(direct, e.andI(first, 63),
-               e.orI(e.andI(nibbles, 0xF), e.shl(e.shrU(first, 6), 4)));
-  Value min = e.select(direct, e.andI(second, 63),
-                       e.orI(e.shrU(nibbles, 4), e.shl(e.shrU(second, 6), 4)));
+  Value directScale = e.andI(first, 63);
+  Value lowScale = e.andI(nibbles, 0xF);
+  Value highScale = e.shl(e.shrU(first, 6), 4);
+  Value scale = e.select(direct, directScale, e.orI(lowScale, highScale));
+  Value directMin = e.andI(second, 63);
+  Value lowMin = e.shrU(nibbles, 4);
+  Value highMin = e.shl(e.shrU(second, 6), 4);
+  Value min = e.select(direct, directMin, e.orI(lowMin, highMin));
   return {scale, min};
 }
 
@@ -111,7 +118,8 @@ Value decodeK4(BlockElementBuilder &e, int64_t qhOffset, int64_t qsOffset) {
   Value min = e.mulF(dmin, e.toF32(m));
   Value code = k4Code(e, qsOffset, j, i);
   if (qhOffset >= 0) {
-    Value high = e.andI(e.shrU(e.byteAt(e.add(i, qhOffset)), e.toI32(j)), 1);
+    Value highByte = e.byteAt(e.add(i, qhOffset));
+    Value high = e.andI(e.shrU(highByte, e.toI32(j)), 1);
     code = e.orI(code, e.shl(high, 4));
   }
   return e.subF(e.mulF(scale, e.toF32(code)), min);
@@ -130,14 +138,15 @@ Value decodeQ6_K(BlockElementBuilder &e) {
   Value half = e.divU(x, 128);
   Value s = e.divU(e.remU(x, 128), 32);
   Value l = e.remU(x, 32);
-  Value lowByte =
-      e.byteAt(e.add(e.add(e.mul(half, 64), l), e.mul(e.remU(s, 2), 32)));
+  Value lowRow = e.add(e.mul(half, 64), l);
+  Value lowByte = e.byteAt(e.add(lowRow, e.mul(e.remU(s, 2), 32)));
   Value low = e.andI(e.shrU(lowByte, e.toI32(e.mul(e.divU(s, 2), 4))), 0xF);
   Value highByte = e.byteAt(e.add(e.add(e.mul(half, 32), l), 128));
   Value high = e.andI(e.shrU(highByte, e.toI32(e.mul(s, 2))), 3);
   Value code = e.sub(e.orI(low, e.shl(high, 4)), 32);
   Value scale = e.signedByteAt(e.add(e.divU(x, 16), 192));
-  return e.mulF(e.mulF(d, e.toF32(scale)), e.toF32(code));
+  Value scaled = e.mulF(d, e.toF32(scale));
+  return e.mulF(scaled, e.toF32(code));
 }
 
 /// d * float(q) with an f32 d.

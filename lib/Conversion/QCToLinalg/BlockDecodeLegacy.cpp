@@ -35,7 +35,8 @@ Value decodeQ4_1(BlockElementBuilder &e) {
 /// The 5-bit code of a Q5 element: its nibble plus the qh bit.
 Value code5(BlockElementBuilder &e, int64_t qhOffset, int64_t qsOffset) {
   Value high = e.bitAt(qhOffset, e.element());
-  return e.orI(e.nibbleAt(qsOffset, e.element()), e.shl(high, 4));
+  Value low = e.nibbleAt(qsOffset, e.element());
+  return e.orI(low, e.shl(high, 4));
 }
 
 /// float(code - 16) * d.

@@ -22,7 +22,8 @@ namespace {
 Value decodeTQ2_0(BlockElementBuilder &e) {
   Value x = e.element();
   Value d = e.halfAt(64);
-  Value byte = e.byteAt(e.add(e.mul(e.divU(x, 128), 32), e.remU(x, 32)));
+  Value halfStart = e.mul(e.divU(x, 128), 32);
+  Value byte = e.byteAt(e.add(halfStart, e.remU(x, 32)));
   Value shift = e.toI32(e.mul(e.divU(e.remU(x, 128), 32), 2));
   Value trit = e.andI(e.shrU(byte, shift), 3);
   return e.mulF(e.toF32(e.sub(trit, 1)), d);
@@ -42,13 +43,20 @@ Value decodeTQ1_0(BlockElementBuilder &e) {
   Value inSecond = e.ult(x, 240);
   Value second = e.sub(x, 160);
   Value third = e.sub(x, 240);
-  Value byteIndex = e.select(inFirst, e.remU(x, 32),
-                             e.select(inSecond, e.add(e.remU(second, 16), 32),
-                                      e.add(e.remU(third, 4), 48)));
-  Value n = e.select(inFirst, e.divU(x, 32),
-                     e.select(inSecond, e.divU(second, 16), e.divU(third, 4)));
+  Value firstByte = e.remU(x, 32);
+  Value secondByte = e.add(e.remU(second, 16), 32);
+  Value thirdByte = e.add(e.remU(third, 4), 48);
+  Value byteIndex =
+      e.select(inFirst, firstByte, e.select(inSecond, secondByte, thirdByte));
+  Value firstTrit = e.divU(x, 32);
+  Value secondTrit = e.divU(second, 16);
+  Value thirdTrit = e.divU(third, 4);
+  Value n =
+      e.select(inFirst, firstTrit, e.select(inSecond, secondTrit, thirdTrit));
   static constexpr int32_t kPow3[] = {1, 3, 9, 27, 81};
-  Value shifted = e.andI(e.mul(e.byteAt(byteIndex), e.lookup(kPow3, n)), 0xFF);
+  Value byte = e.byteAt(byteIndex);
+  Value power = e.lookup(kPow3, n);
+  Value shifted = e.andI(e.mul(byte, power), 0xFF);
   Value trit = e.shrU(e.mul(shifted, 3), 8);
   return e.mulF(e.toF32(e.sub(trit, 1)), d);
 }

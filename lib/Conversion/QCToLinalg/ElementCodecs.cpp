@@ -13,7 +13,10 @@ using namespace mlir;
 namespace {
 
 /// Small helpers over i32 scalars, so that the bit manipulations below read
-/// like their C++ counterparts in lib/Numerics.
+/// like their C++ counterparts in lib/Numerics. Each op is built in a
+/// statement of its own, never two in the arguments of one call: the order
+/// of argument evaluation is the compiler's choice, and the IR must not
+/// depend on it.
 struct I32Builder {
   OpBuilder &b;
   Location loc;
@@ -45,7 +48,8 @@ struct I32Builder {
     Value halfway = shl(one, subi(shift, one));
     Value above = cmp(arith::CmpIPredicate::ugt, rest, halfway);
     Value tie = cmp(arith::CmpIPredicate::eq, rest, halfway);
-    Value odd = cmp(arith::CmpIPredicate::ne, andi(kept, one), c(0));
+    Value keptLow = andi(kept, one);
+    Value odd = cmp(arith::CmpIPredicate::ne, keptLow, c(0));
     Value roundUp = arith::OrIOp::create(
         b, loc, above, arith::AndIOp::create(b, loc, tie, odd));
     return addi(kept, arith::ExtUIOp::create(b, loc, b.getI32Type(), roundUp));
@@ -62,7 +66,8 @@ Value mlir::qc::buildFP32ToFP8E4M3FN(OpBuilder &b, Location loc, Value value) {
   I32Builder i{b, loc};
   using P = arith::CmpIPredicate;
   Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), value);
-  Value sign = i.andi(i.lshr(bits, i.c(24)), i.c(0x80));
+  Value signByte = i.lshr(bits, i.c(24));
+  Value sign = i.andi(signByte, i.c(0x80));
   Value magnitude = i.andi(bits, i.c(0x7FFFFFFF));
   Value isNaN = i.cmp(P::ugt, magnitude, i.c(0x7F800000));
 
@@ -79,12 +84,13 @@ Value mlir::qc::buildFP32ToFP8E4M3FN(OpBuilder &b, Location loc, Value value) {
   // 2^24 is below half of 2^25), so the shift is clamped there, which also
   // covers zero and fp32 subnormals.
   Value biasedExponent = i.lshr(magnitude, i.c(23));
-  Value shift = arith::MinSIOp::create(
-      b, loc, i.subi(i.c(127 + 14), biasedExponent), i.c(25));
+  Value unclampedShift = i.subi(i.c(127 + 14), biasedExponent);
+  Value shift = arith::MinSIOp::create(b, loc, unclampedShift, i.c(25));
   // (Lanes taking the normal path may compute a shift below 1: keep it in
   // range so that no shift is poison, even where unselected.)
   shift = arith::MaxSIOp::create(b, loc, shift, i.c(1));
-  Value full = i.ori(i.andi(magnitude, i.c(0x7FFFFF)), i.c(0x800000));
+  Value fraction = i.andi(magnitude, i.c(0x7FFFFF));
+  Value full = i.ori(fraction, i.c(0x800000));
   Value subnormal = i.shiftRightRoundEven(full, shift);
 
   Value isNormal = i.cmp(P::uge, magnitude, i.c(121 << 23));
@@ -98,22 +104,25 @@ Value mlir::qc::buildFP8E4M3FNToFP32(OpBuilder &b, Location loc, Value byte) {
   I32Builder i{b, loc};
   using P = arith::CmpIPredicate;
   Value bits = arith::ExtUIOp::create(b, loc, b.getI32Type(), byte);
-  Value sign = i.shl(i.andi(bits, i.c(0x80)), i.c(24));
+  Value signBit = i.andi(bits, i.c(0x80));
+  Value sign = i.shl(signBit, i.c(24));
   Value magnitude = i.andi(bits, i.c(0x7F));
   Value exponent = i.lshr(magnitude, i.c(3));
   Value mantissa = i.andi(magnitude, i.c(7));
   // Normal: rebias 7 -> 127, mantissa to the top of the f32 mantissa.
-  Value normal = i.ori(i.shl(i.addi(exponent, i.c(120)), i.c(23)),
-                       i.shl(mantissa, i.c(20)));
+  Value rebiased = i.addi(exponent, i.c(120));
+  Value normalExponent = i.shl(rebiased, i.c(23));
+  Value normalMantissa = i.shl(mantissa, i.c(20));
+  Value normal = i.ori(normalExponent, normalMantissa);
   // Subnormal (and zero): mantissa * 2^-9, exact in f32.
-  Value scaled = arith::MulFOp::create(
-      b, loc, arith::UIToFPOp::create(b, loc, b.getF32Type(), mantissa),
-      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0x1p-9f)));
+  Value mantissaF32 = arith::UIToFPOp::create(b, loc, b.getF32Type(), mantissa);
+  Value ulp = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0x1p-9f));
+  Value scaled = arith::MulFOp::create(b, loc, mantissaF32, ulp);
   Value subnormal = arith::BitcastOp::create(b, loc, b.getI32Type(), scaled);
   Value magnitudeBits =
       i.select(i.cmp(P::eq, exponent, i.c(0)), subnormal, normal);
-  magnitudeBits = i.select(i.cmp(P::eq, magnitude, i.c(0x7F)), i.c(0x7FC00000),
-                           magnitudeBits);
+  Value isNaN = i.cmp(P::eq, magnitude, i.c(0x7F));
+  magnitudeBits = i.select(isNaN, i.c(0x7FC00000), magnitudeBits);
   return arith::BitcastOp::create(b, loc, b.getF32Type(),
                                   i.ori(sign, magnitudeBits));
 }
@@ -144,12 +153,14 @@ Value mlir::qc::buildGroupedCodeRead(OpBuilder &b, Location loc, Value codes,
       // cannot (the row holds every bit of its codes), so reading that byte
       // again instead keeps the access inside the row.
       int64_t rowBytes = cast<ShapedType>(codes.getType()).getDimSize(1);
-      Value next = arith::MinUIOp::create(
-          b, loc, arith::AddIOp::create(b, loc, byteIndex, index(1)),
-          index(rowBytes - 1));
-      word = i.ori(word, i.shl(readByte(next), i.c(8)));
+      Value following = arith::AddIOp::create(b, loc, byteIndex, index(1));
+      Value next =
+          arith::MinUIOp::create(b, loc, following, index(rowBytes - 1));
+      Value nextByte = readByte(next);
+      word = i.ori(word, i.shl(nextByte, i.c(8)));
     }
-    word = i.andi(i.lshr(word, shift), i.c((1 << bits) - 1));
+    Value shifted = i.lshr(word, shift);
+    word = i.andi(shifted, i.c((1 << bits) - 1));
   }
   if (!isSigned)
     return word;
@@ -168,11 +179,10 @@ Value mlir::qc::buildAffineQuantize(OpBuilder &b, Location loc, Value x,
       b, loc, arith::MulFOp::create(b, loc, x, inverseScale));
   Value isNaN =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, scaled, scaled);
+  Value low = arith::MaxNumFOp::create(
+      b, loc, scaled, f32(static_cast<float>(qmin - zeroPoint)));
   Value clamped = arith::MinNumFOp::create(
-      b, loc,
-      arith::MaxNumFOp::create(b, loc, scaled,
-                               f32(static_cast<float>(qmin - zeroPoint))),
-      f32(static_cast<float>(qmax - zeroPoint)));
+      b, loc, low, f32(static_cast<float>(qmax - zeroPoint)));
   // NaN becomes the zero point (clamped into the range), i.e. this offset.
   int32_t nanOffset = std::clamp(zeroPoint, qmin, qmax) - zeroPoint;
   clamped = arith::SelectOp::create(

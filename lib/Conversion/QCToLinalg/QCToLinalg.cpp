@@ -385,13 +385,15 @@ Value LinearLowering::dequantizeThenMultiply(Value x,
   if (!fuse) {
     SmallVector<AffineMap> maps = element.maps;
     maps.push_back(map(2, {0, 1}));
-    Value weight = generic(
-        element.inputs, empty({size(outputs), size(depth)}, f32()), maps,
-        {kParallel, kParallel},
-        [&](OpBuilder &nb, Location loc, ValueRange args) {
-          return SmallVector<Value>{element.compute(
-              nb, loc, args.drop_back(), index(nb, loc, 0), index(nb, loc, 1))};
-        })[0];
+    Value weight =
+        generic(element.inputs, empty({size(outputs), size(depth)}, f32()),
+                maps, {kParallel, kParallel},
+                [&](OpBuilder &nb, Location loc, ValueRange args) {
+                  Value n = index(nb, loc, 0);
+                  Value k = index(nb, loc, 1);
+                  return SmallVector<Value>{
+                      element.compute(nb, loc, args.drop_back(), n, k)};
+                })[0];
     return matmulTransposedB(x, weight, f32());
   }
   // Fused: (m, n, k) with the weight element computed in the body; every
@@ -405,9 +407,10 @@ Value LinearLowering::dequantizeThenMultiply(Value x,
   return generic(inputs, zeros({tokens, size(outputs)}, f32()), maps,
                  {kParallel, kParallel, kReduction},
                  [&](OpBuilder &nb, Location loc, ValueRange args) {
-                   Value w =
-                       element.compute(nb, loc, args.slice(1, args.size() - 2),
-                                       index(nb, loc, 1), index(nb, loc, 2));
+                   Value n = index(nb, loc, 1);
+                   Value k = index(nb, loc, 2);
+                   Value w = element.compute(
+                       nb, loc, args.slice(1, args.size() - 2), n, k);
                    Value product = arith::MulFOp::create(nb, loc, args[0], w);
                    return SmallVector<Value>{
                        arith::AddFOp::create(nb, loc, args.back(), product)};
@@ -455,9 +458,8 @@ Value LinearLowering::dequantizeByCodeSlotThenMultiply(GroupedType type) {
           Value slot = arith::IndexCastOp::create(
               nb, loc, nb.getI32Type(), linalg::IndexOp::create(nb, loc, 1));
           Value shift = arith::MulIOp::create(nb, loc, slot, i32(bits));
-          code = arith::AndIOp::create(
-              nb, loc, arith::ShRUIOp::create(nb, loc, code, shift),
-              i32((1 << bits) - 1));
+          Value shifted = arith::ShRUIOp::create(nb, loc, code, shift);
+          code = arith::AndIOp::create(nb, loc, shifted, i32((1 << bits) - 1));
         }
         if (isSigned) {
           Value up = i32(32 - bits);
@@ -559,9 +561,9 @@ FailureOr<Value> LinearLowering::lowerInt8() {
       auto constant = [&](float value) {
         return arith::ConstantOp::create(nb, loc, nb.getF32FloatAttr(value));
       };
-      Value scale = arith::MaxNumFOp::create(
-          nb, loc, arith::DivFOp::create(nb, loc, amax, constant(127.0f)),
-          constant(0x1p-23f));
+      Value quotient = arith::DivFOp::create(nb, loc, amax, constant(127.0f));
+      Value scale =
+          arith::MaxNumFOp::create(nb, loc, quotient, constant(0x1p-23f));
       Value inverse = arith::DivFOp::create(nb, loc, constant(1.0f), scale);
       return std::make_pair(scale, inverse);
     };
