@@ -161,12 +161,11 @@ std::vector<TensorReport> collectTensors(mlir::ModuleOp module) {
   return rows;
 }
 
-uint64_t sourceWeightBytes(mlir::ModuleOp module) {
-  uint64_t bytes = 0;
-  module.walk([&](mlir::ml_program::GlobalOp global) {
-    bytes += globalBytes(global.getType());
-  });
-  return bytes;
+/// A count from the summary qc-quantize leaves on the module.
+uint64_t summaryCount(mlir::ModuleOp module, llvm::StringRef key) {
+  auto summary = module->getAttrOfType<mlir::DictionaryAttr>("qc.quantized");
+  auto value = summary ? summary.getAs<mlir::IntegerAttr>(key) : nullptr;
+  return value ? value.getValue().getZExtValue() : 0;
 }
 
 std::string quote(const std::string &value) {
@@ -292,7 +291,6 @@ int runQuantize(const std::vector<std::string> &args) {
   if (!loaded)
     return line.inputError(loaded.error());
   mlir::ModuleOp module = **loaded;
-  uint64_t floatBytes = sourceWeightBytes(module);
   if (tokenizer.empty())
     if (auto recorded = module->getAttrOfType<mlir::StringAttr>("qc.tokenizer"))
       tokenizer = recorded.str();
@@ -329,16 +327,16 @@ int runQuantize(const std::vector<std::string> &args) {
   double quantizeSeconds = secondsSince(start);
 
   std::vector<TensorReport> tensors = collectTensors(module);
-  uint64_t weightFileBytes = std::filesystem::file_size(weightsPath, ignored);
-  int64_t quantizedParams = 0, totalParams = 0;
+  uint64_t floatBytes = summaryCount(module, "float_bytes");
+  uint64_t weightFileBytes = summaryCount(module, "file_bytes");
+  auto quantizedParams =
+      static_cast<int64_t>(summaryCount(module, "quantized_params"));
+  int64_t totalParams = 0;
   uint64_t quantizedBytes = 0;
   for (const TensorReport &row : tensors) {
-    int64_t params = elementCount(row.shape);
-    totalParams += params;
-    if (row.quantized) {
-      quantizedParams += params;
+    totalParams += elementCount(row.shape);
+    if (row.quantized)
       quantizedBytes += row.bytes;
-    }
   }
   double bitsPerQuantizedWeight =
       quantizedParams ? 8.0 * quantizedBytes / quantizedParams : 0.0;
