@@ -92,6 +92,27 @@ inline void writeFile(const std::string &path,
             static_cast<std::streamsize>(bytes.size()));
 }
 
+/// A deterministic token stream: BOS (1), then an LCG's tokens below
+/// `vocab`, so tests need no text.
+inline std::vector<int32_t> someTokens(int32_t vocab, size_t count,
+                                       uint32_t seed) {
+  std::vector<int32_t> tokens = {1};
+  uint32_t state = seed;
+  while (tokens.size() < count) {
+    state = state * 1664525u + 1013904223u;
+    tokens.push_back(static_cast<int32_t>(state % vocab));
+  }
+  return tokens;
+}
+
+/// Writes tokens as a little-endian int32 samples file (`.i32`).
+inline void writeTokenFile(const std::string &path,
+                           const std::vector<int32_t> &tokens) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char *>(tokens.data()),
+            static_cast<std::streamsize>(tokens.size() * sizeof(int32_t)));
+}
+
 inline std::optional<std::vector<uint8_t>>
 readFile(const std::filesystem::path &path) {
   std::ifstream in(path, std::ios::binary);

@@ -62,8 +62,8 @@ std::vector<float> runTokens(const runtime::Model &model,
                              const std::vector<int32_t> &tokens) {
   std::vector<float> logits(tokens.size() * model.getInterface().vocabSize);
   std::unique_ptr<runtime::Session> session = model.createSession();
-  Status status = session->forward(tokens.data(), tokens.size(), 0,
-                                   logits.data());
+  Status status =
+      session->forward(tokens.data(), tokens.size(), 0, logits.data());
   EXPECT_TRUE(status.ok()) << status.error();
   return logits;
 }
@@ -79,8 +79,8 @@ std::vector<double> readWeight(const WeightRef &weight) {
     } else {
       uint16_t bits;
       std::memcpy(&bits, weight.data + 2 * i, 2);
-      values[i] = weight.format == Format::F16 ? fp16ToFp32(bits)
-                                               : bf16ToFp32(bits);
+      values[i] =
+          weight.format == Format::F16 ? fp16ToFp32(bits) : bf16ToFp32(bits);
     }
   }
   return values;
@@ -117,12 +117,10 @@ std::vector<double> referenceForward(const LlamaSpec &spec,
       for (int64_t j = 0; j < headSize / 2; ++j) {
         double angle = position / std::pow(static_cast<double>(c.ropeTheta),
                                            2.0 * j / headSize);
-        int64_t a = h * headSize + (c.ropeStyle == RopeStyle::AdjacentPairs
-                                        ? 2 * j
-                                        : j);
-        int64_t b = c.ropeStyle == RopeStyle::AdjacentPairs
-                        ? a + 1
-                        : a + headSize / 2;
+        int64_t a = h * headSize +
+                    (c.ropeStyle == RopeStyle::AdjacentPairs ? 2 * j : j);
+        int64_t b =
+            c.ropeStyle == RopeStyle::AdjacentPairs ? a + 1 : a + headSize / 2;
         double x0 = v[a], x1 = v[b];
         v[a] = x0 * std::cos(angle) - x1 * std::sin(angle);
         v[b] = x0 * std::sin(angle) + x1 * std::cos(angle);
@@ -164,8 +162,8 @@ std::vector<double> referenceForward(const LlamaSpec &spec,
           sum += (score = std::exp(score - maximum));
         for (size_t s = 0; s <= position; ++s)
           for (int64_t e = 0; e < headSize; ++e)
-            mixed[h * headSize + e] += scores[s] / sum *
-                                       values[l][s * kvDim + kvHead * headSize + e];
+            mixed[h * headSize + e] +=
+                scores[s] / sum * values[l][s * kvDim + kvHead * headSize + e];
       }
       std::vector<double> attended = matvec(readWeight(w.wo), mixed, dim);
       for (int64_t i = 0; i < dim; ++i)
@@ -196,13 +194,7 @@ double maxAbsDifference(const std::vector<float> &a,
 }
 
 std::vector<int32_t> someTokens(int32_t vocab, size_t count) {
-  std::vector<int32_t> tokens = {1};
-  uint32_t state = 12345;
-  while (tokens.size() < count) {
-    state = state * 1664525u + 1013904223u;
-    tokens.push_back(static_cast<int32_t>(state % vocab));
-  }
-  return tokens;
+  return quantc::test::someTokens(vocab, count, /*seed=*/12345);
 }
 
 /// A small synthetic llama2.c model in `dir`.
@@ -335,8 +327,8 @@ std::optional<Stories260K> loadStories260K() {
   Stories260K data;
   data.model = quantc::test::modelPath("stories260K.bin").string();
   data.tokenizer = quantc::test::modelPath("tok512.bin").string();
-  std::filesystem::path golden = std::filesystem::path(QUANTC_SHARED_DATA_DIR) /
-                                 "golden" / "stories260K";
+  std::filesystem::path golden =
+      std::filesystem::path(QUANTC_SHARED_DATA_DIR) / "golden" / "stories260K";
   auto tokens = quantc::test::readFile(golden / "tokens_first8193.i32");
   auto logits = quantc::test::readFile(golden / "logits_window0.f32");
   std::ifstream nll(golden / "nll_first16windows.txt");
@@ -363,10 +355,9 @@ void expectGolden(const runtime::Model &model, const Stories260K &golden) {
   std::unique_ptr<runtime::Session> session = model.createSession();
   std::vector<float> logits(512 * 512);
   for (int w = 0; w < 16; ++w) {
-    ASSERT_TRUE(session
-                    ->forward(golden.tokens.data() + 512 * w, 512, 0,
-                              logits.data())
-                    .ok());
+    ASSERT_TRUE(
+        session->forward(golden.tokens.data() + 512 * w, 512, 0, logits.data())
+            .ok());
     if (w == 0) {
       double worst = 0;
       for (size_t i = 0; i < logits.size(); ++i)

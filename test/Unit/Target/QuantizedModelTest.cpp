@@ -84,20 +84,20 @@ protected:
                      int64_t windows) {
     int64_t vocab = model.getInterface().vocabSize;
     EvalAccumulator accumulator(vocab);
-    std::vector<float> logits(context * vocab), referenceLogits(context * vocab);
-    for (const EvalWindow &window :
-         planEvalWindows(static_cast<int64_t>(tokens.size()), context,
-                         windows)) {
+    std::vector<float> logits(context * vocab),
+        referenceLogits(context * vocab);
+    for (const EvalWindow &window : planEvalWindows(
+             static_cast<int64_t>(tokens.size()), context, windows)) {
       const int32_t *input = tokens.data() + window.start;
       std::unique_ptr<runtime::Session> session = model.createSession();
       std::unique_ptr<runtime::Session> referenceSession =
           reference.createSession();
       EXPECT_TRUE(
           session->forward(input, window.inputCount, 0, logits.data()).ok());
-      EXPECT_TRUE(referenceSession
-                      ->forward(input, window.inputCount, 0,
-                                referenceLogits.data())
-                      .ok());
+      EXPECT_TRUE(
+          referenceSession
+              ->forward(input, window.inputCount, 0, referenceLogits.data())
+              .ok());
       accumulator.beginWindow();
       for (int64_t t = 0; t < window.inputCount; ++t)
         accumulator.add(logits.data() + t * vocab, input[t + 1],
@@ -147,18 +147,10 @@ TEST_F(QuantizedModel, EverySchemeFamilyRunsCloseToFloatOnASyntheticModel) {
   int64_t vocab = spec->config.vocabSize;
 
   // Deterministic pseudo-text: the synthetic model has no real text.
-  std::vector<int32_t> tokens(257);
-  uint32_t state = 12345;
-  for (int32_t &token : tokens) {
-    state = state * 1664525u + 1013904223u;
-    token = static_cast<int32_t>((state >> 8) % vocab);
-  }
+  std::vector<int32_t> tokens =
+      quantc::test::someTokens(static_cast<int32_t>(vocab), 257, 12345);
   std::string samples = dir.file("calib.i32");
-  quantc::test::writeFile(
-      samples, std::vector<uint8_t>(
-                   reinterpret_cast<const uint8_t *>(tokens.data()),
-                   reinterpret_cast<const uint8_t *>(tokens.data()) +
-                       tokens.size() * 4));
+  quantc::test::writeTokenFile(samples, tokens);
 
   std::unique_ptr<runtime::Model> reference = build(*spec, "");
   ASSERT_TRUE(reference);
@@ -173,9 +165,9 @@ TEST_F(QuantizedModel, EverySchemeFamilyRunsCloseToFloatOnASyntheticModel) {
   }
   for (std::string scheme : {"w8a8-static", "fp8"}) {
     SCOPED_TRACE(scheme);
-    std::unique_ptr<runtime::Model> model = build(
-        *spec, calibrateAndQuantize(scheme, samples, "minmax",
-                                    dir.file(scheme + ".weights")));
+    std::unique_ptr<runtime::Model> model =
+        build(*spec, calibrateAndQuantize(scheme, samples, "minmax",
+                                          dir.file(scheme + ".weights")));
     ASSERT_TRUE(model);
     scores[scheme] = score(*model, *reference, tokens, 64, 4);
   }
@@ -201,8 +193,8 @@ TEST_F(QuantizedModel, Stories260KMeetsTheAccuracyBars) {
   std::filesystem::path model = quantc::test::modelPath("stories260K.bin");
   std::filesystem::path tokenizer = quantc::test::modelPath("tok512.bin");
   std::filesystem::path goldenTokens =
-      std::filesystem::path(QUANTC_SHARED_DATA_DIR) / "golden" /
-      "stories260K" / "tokens_first8193.i32";
+      std::filesystem::path(QUANTC_SHARED_DATA_DIR) / "golden" / "stories260K" /
+      "tokens_first8193.i32";
   std::vector<int32_t> tokens = readTokens(goldenTokens);
   if (!std::filesystem::exists(model) || tokens.size() != 8193)
     GTEST_SKIP() << "stories260K or its golden tokens are absent "
@@ -215,11 +207,7 @@ TEST_F(QuantizedModel, Stories260KMeetsTheAccuracyBars) {
   // Calibrate on the tail of the golden tokens, score the first 8 windows.
   std::vector<int32_t> calibration(tokens.end() - 2048, tokens.end());
   std::string samples = dir.file("calib.i32");
-  quantc::test::writeFile(
-      samples, std::vector<uint8_t>(
-                   reinterpret_cast<const uint8_t *>(calibration.data()),
-                   reinterpret_cast<const uint8_t *>(calibration.data()) +
-                       calibration.size() * 4));
+  quantc::test::writeTokenFile(samples, calibration);
   std::vector<int32_t> scored(tokens.begin(), tokens.begin() + 8 * 512 + 1);
   Score floatScore{0, 0, 0};
   {
@@ -236,8 +224,8 @@ TEST_F(QuantizedModel, Stories260KMeetsTheAccuracyBars) {
   std::vector<Bar> bars = {
       {"w8a8", quantize("w8a8", dir.file("w8a8.weights")), 0.01},
       {"q8_0", quantize("q8_0", dir.file("q8_0.weights")), 0.005},
-      {"fp8", calibrateAndQuantize("fp8", samples, "minmax",
-                                   dir.file("fp8.weights")),
+      {"fp8",
+       calibrateAndQuantize("fp8", samples, "minmax", dir.file("fp8.weights")),
        0.02},
   };
   for (const Bar &bar : bars) {

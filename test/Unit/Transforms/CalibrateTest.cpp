@@ -90,21 +90,12 @@ std::vector<float> readF32(const WeightRef &weight) {
 std::string writeTokens(const TempDir &dir,
                         const std::vector<int32_t> &tokens) {
   std::string path = dir.file("samples.i32");
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char *>(tokens.data()),
-            tokens.size() * sizeof(int32_t));
+  quantc::test::writeTokenFile(path, tokens);
   return path;
 }
 
-/// A deterministic token stream starting with BOS.
 std::vector<int32_t> someTokens(int32_t vocab, size_t count) {
-  std::vector<int32_t> tokens = {1};
-  uint32_t state = 977;
-  while (tokens.size() < count) {
-    state = state * 1664525u + 1013904223u;
-    tokens.push_back(static_cast<int32_t>(state % vocab));
-  }
-  return tokens;
+  return quantc::test::someTokens(vocab, count, /*seed=*/977);
 }
 
 /// The range of the first projection's input over `tokens`: each token's
