@@ -10,6 +10,8 @@ PACKAGES=(
   cmake ninja-build ccache python3
   # JSON for manifests, reports and golden data
   nlohmann-json3-dev
+  # dense linear algebra (GPTQ's Cholesky and updates, Hessians, AWQ)
+  libopenblas-dev liblapacke-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # clang 22 sanitizer runtimes for scripts/test.sh --sanitize
