@@ -2,6 +2,8 @@
 
 #include "quantc/Runtime/Model.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <cstring>
@@ -88,11 +90,24 @@ Result<ModelInterface> ModelInterface::fromJSON(const std::string &text) {
   }
 }
 
-Result<std::unique_ptr<Model>> Model::create(ModelInterface interface,
-                                             PackedForward forward,
-                                             std::shared_ptr<void> owner) {
+Result<std::unique_ptr<Model>>
+Model::create(ModelInterface interface, PackedForward forward,
+              std::shared_ptr<void> owner,
+              const std::vector<HostWeights> &hostWeights) {
   std::unique_ptr<Model> model(new Model());
   for (const ModelInterface::WeightFile &file : interface.weightFiles) {
+    auto host = std::find_if(
+        hostWeights.begin(), hostWeights.end(),
+        [&](const HostWeights &weights) { return weights.path == file.path; });
+    if (host != hostWeights.end()) {
+      if (host->size < file.requiredBytes)
+        return io::makeError("weights: the host buffer for ", file.path,
+                             " holds ", host->size,
+                             " bytes, but the model reads ",
+                             file.requiredBytes);
+      model->weights.emplace_back(host->data, host->size);
+      continue;
+    }
     Result<std::shared_ptr<const io::MappedFile>> mapped =
         io::MappedFile::open(file.path);
     if (!mapped)
@@ -101,7 +116,8 @@ Result<std::unique_ptr<Model>> Model::create(ModelInterface interface,
       return io::makeError(file.path, ": ", (*mapped)->size(),
                            " bytes, but the model reads ", file.requiredBytes,
                            " (the file changed since it was imported?)");
-    model->weights.push_back(*mapped);
+    model->weights.emplace_back((*mapped)->data(), (*mapped)->size());
+    model->mappings.push_back(*mapped);
   }
   model->interface = std::move(interface);
   model->forward = forward;
@@ -136,9 +152,8 @@ Status Session::forward(const int32_t *tokens, int64_t count, int64_t position,
                            " outside the vocabulary of ", shape.vocabSize);
 
   std::vector<MemRefDescriptor<1>> files;
-  for (const auto &file : model.weights)
-    files.push_back(describe<1>(file->data(),
-                                {static_cast<int64_t>(file->size())}));
+  for (const auto &[data, size] : model.weights)
+    files.push_back(describe<1>(data, {static_cast<int64_t>(size)}));
   MemRefDescriptor<1> tokenView = describe<1>(tokens, {count});
   std::array<int64_t, 3> cacheShape = {shape.layers, shape.contextLength,
                                        shape.kvDim};

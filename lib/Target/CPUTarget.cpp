@@ -267,7 +267,8 @@ Result<std::unique_ptr<runtime::Model>> jitModel(ModuleOp module) {
 }
 
 Result<std::unique_ptr<runtime::Model>>
-jitModel(ModuleOp module, const std::vector<HostSymbol> &symbols) {
+jitModel(ModuleOp module, const std::vector<HostSymbol> &symbols,
+         const std::vector<runtime::HostWeights> &hostWeights) {
   Result<ModelInterface> interface = lowerModelForCPU(module);
   if (!interface)
     return interface.takeError();
@@ -309,7 +310,7 @@ jitModel(ModuleOp module, const std::vector<HostSymbol> &symbols) {
     delete static_cast<ExecutionEngine *>(pointer);
   });
   return runtime::Model::create(std::move(*interface), *forward,
-                                std::move(owner));
+                                std::move(owner), hostWeights);
 }
 
 Status compileModelArtifact(ModuleOp module, const std::string &path) {

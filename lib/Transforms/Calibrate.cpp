@@ -1,20 +1,16 @@
 //===- Calibrate.cpp - qc-calibrate ---------------------------------------===//
 //
 // Weight observers are measured from the weight's bytes. Activation
-// observers are measured by running the model: a clone of the module has
-// each one replaced by
-//
-//   %m = bufferization.to_buffer %x read_only : tensor<...> to memref<...>
-//   %u = memref.cast %m : memref<...> to memref<*xf32>
-//   func.call @qc_calibrate_record(%id, %u) : (i64, memref<*xf32>) -> ()
-//
-// and is JIT-compiled with the host's recording function bound to that
-// external symbol (through its C interface), so every window's tensors
-// stream into per-observer TensorStatistics while the model runs.
+// observers are measured by running the model: a TappedModel (ModelRunner.h)
+// hands each observed tensor to the host while the model runs over the
+// samples, and every window's tensors stream into per-observer
+// TensorStatistics.
 //
 //===----------------------------------------------------------------------===//
 
 #include "quantc/Transforms/Passes.h"
+
+#include "ModelRunner.h"
 
 #include "quantc/IO/MappedFile.h"
 #include "quantc/IO/Tokenizer.h"
@@ -52,19 +48,6 @@ using quantc::TensorStatistics;
 
 namespace {
 
-/// The external function the instrumented model calls per observed tensor.
-constexpr llvm::StringLiteral kRecordFunction = "qc_calibrate_record";
-/// The host symbol its C interface (`llvm.emit_c_interface`) calls.
-constexpr llvm::StringLiteral kRecordSymbol =
-    "_mlir_ciface_qc_calibrate_record";
-
-/// MLIR's C interface for `memref<*xf32>`: the rank and the ranked
-/// descriptor {allocated, aligned, offset, sizes[rank], strides[rank]}.
-struct UnrankedMemRef {
-  int64_t rank;
-  void *descriptor;
-};
-
 /// An activation observer's statistics while the model runs.
 struct ActivationSlot {
   ObserveOp op;
@@ -77,124 +60,6 @@ struct ActivationSlot {
   /// The second pass, for observers with a histogram: |x| binned over
   /// [0, max|x| of the first pass].
   std::optional<TensorStatistics> histogram;
-};
-
-/// A non-finite activation, reported after the window that produced it.
-struct NonFiniteReport {
-  size_t slot;
-  int64_t values;
-};
-
-/// Receives the instrumented model's calls: copies each (possibly strided)
-/// tensor into a row-major scratch buffer and adds it to its slot.
-class Recorder {
-public:
-  explicit Recorder(std::vector<ActivationSlot> &slots) : slots(slots) {}
-
-  /// Whether records go to the ranges (first pass) or the histograms.
-  void setHistogramPass(bool histograms) { histogramPass = histograms; }
-
-  void record(int64_t id, const UnrankedMemRef &value) {
-    if (id < 0 || id >= static_cast<int64_t>(slots.size()) || value.rank < 0) {
-      if (!malformed)
-        malformed = "the instrumented model recorded an unknown tensor (id " +
-                    std::to_string(id) + ")";
-      return;
-    }
-    ActivationSlot &slot = slots[id];
-    TensorStatistics *stats =
-        histogramPass ? (slot.histogram ? &*slot.histogram : nullptr)
-                      : &slot.ranges;
-    if (!stats)
-      return;
-
-    // Ranked descriptor: two pointers, then offset, sizes, strides.
-    const auto *base = static_cast<const char *>(value.descriptor);
-    const float *aligned;
-    std::memcpy(&aligned, base + sizeof(float *), sizeof(float *));
-    const auto *fields =
-        reinterpret_cast<const int64_t *>(base + 2 * sizeof(float *));
-    const int64_t rank = value.rank, offset = fields[0];
-    const int64_t *sizes = fields + 1, *strides = fields + 1 + rank;
-    int64_t total = 1;
-    for (int64_t d = 0; d < rank; ++d)
-      total *= sizes[d];
-    if (total <= 0)
-      return;
-    gather(aligned + offset, rank, sizes, strides, total);
-
-    int64_t outer = 1, channels = total, inner = 1;
-    if (!histogramPass && slot.axis >= 0 && slot.axis < rank) {
-      channels = sizes[slot.axis];
-      outer = 1;
-      for (int64_t d = 0; d < slot.axis; ++d)
-        outer *= sizes[d];
-      inner = total / (outer * channels);
-    }
-    int64_t bad = stats->update(scratch.data(), outer, channels, inner);
-    if (bad > 0 && !nonFinite)
-      nonFinite = NonFiniteReport{static_cast<size_t>(id), bad};
-  }
-
-  std::optional<NonFiniteReport> takeNonFinite() {
-    return std::exchange(nonFinite, std::nullopt);
-  }
-  std::optional<std::string> takeMalformed() {
-    return std::exchange(malformed, std::nullopt);
-  }
-
-private:
-  /// Copies the strided view into `scratch`, row-major.
-  void gather(const float *data, int64_t rank, const int64_t *sizes,
-              const int64_t *strides, int64_t total) {
-    scratch.resize(total);
-    if (rank == 0) {
-      scratch[0] = data[0];
-      return;
-    }
-    const int64_t rowLength = sizes[rank - 1], rowStride = strides[rank - 1];
-    std::vector<int64_t> index(rank - 1, 0);
-    for (int64_t row = 0, rows = total / rowLength; row < rows; ++row) {
-      int64_t start = 0;
-      for (int64_t d = 0; d + 1 < rank; ++d)
-        start += index[d] * strides[d];
-      float *out = scratch.data() + row * rowLength;
-      if (rowStride == 1)
-        std::memcpy(out, data + start, rowLength * sizeof(float));
-      else
-        for (int64_t j = 0; j < rowLength; ++j)
-          out[j] = data[start + j * rowStride];
-      for (int64_t d = rank - 2; d >= 0; --d) {
-        if (++index[d] < sizes[d])
-          break;
-        index[d] = 0;
-      }
-    }
-  }
-
-  std::vector<ActivationSlot> &slots;
-  bool histogramPass = false;
-  std::vector<float> scratch;
-  std::optional<NonFiniteReport> nonFinite;
-  std::optional<std::string> malformed;
-};
-
-/// The recorder of the calibration running on this thread: the compiled
-/// model calls back synchronously, on the thread that called it.
-thread_local Recorder *activeRecorder = nullptr;
-
-void recordTensor(int64_t id, UnrankedMemRef *value) {
-  if (activeRecorder && value)
-    activeRecorder->record(id, *value);
-}
-
-/// Installs a recorder for the duration of a run.
-class ActiveRecorderScope {
-public:
-  explicit ActiveRecorderScope(Recorder &recorder) {
-    activeRecorder = &recorder;
-  }
-  ~ActiveRecorderScope() { activeRecorder = nullptr; }
 };
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
@@ -331,13 +196,7 @@ struct CalibratePass : public qc::impl::QCCalibrateBase<CalibratePass> {
 
 private:
   LogicalResult calibrate();
-  FailureOr<std::vector<int32_t>> loadSamples(int64_t vocab);
-  LogicalResult instrument(ModuleOp clone, ArrayRef<ObserveOp> observers,
-                           ArrayRef<int64_t> activationIds);
-  FailureOr<std::unique_ptr<quantc::runtime::Model>> compile(ModuleOp clone);
   LogicalResult runActivations(std::vector<ActivationSlot> &slots,
-                               ArrayRef<ObserveOp> observers,
-                               ArrayRef<int64_t> activationIds,
                                const std::vector<int32_t> &tokens,
                                int64_t window);
   /// An error about the whole module (its samples, its shape), located at
@@ -445,11 +304,16 @@ LogicalResult CalibratePass::calibrate() {
       return moduleError("ctx ")
              << window << " exceeds the model's context length of "
              << contextLimit;
-    FailureOr<std::vector<int32_t>> tokens = loadSamples(vocab);
+    SampleOptions samples;
+    samples.path = samplesPath;
+    samples.tokenizer = tokenizerPath;
+    samples.maxTokens = maxTokens;
+    FailureOr<std::vector<int32_t>> tokens = loadSampleTokens(
+        module, samples, vocab,
+        [&](const Twine &message) { return moduleError(message); });
     if (failed(tokens))
       return failure();
-    if (failed(
-            runActivations(slots, observers, activationIds, *tokens, window)))
+    if (failed(runActivations(slots, *tokens, window)))
       return failure();
   }
 
@@ -519,157 +383,27 @@ LogicalResult CalibratePass::calibrate() {
   return success();
 }
 
-FailureOr<std::vector<int32_t>> CalibratePass::loadSamples(int64_t vocab) {
-  ModuleOp module = getOperation();
-  if (samplesPath.empty())
-    return moduleError(
-        "no samples; pass samples=FILE (int32 tokens .i32, or UTF-8 text)");
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
-      llvm::MemoryBuffer::getFile(samplesPath, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false);
-  if (!file)
-    return moduleError("cannot read the samples file '")
-           << samplesPath << "': " << file.getError().message();
-  StringRef bytes = (*file)->getBuffer();
-  if (bytes.empty())
-    return moduleError("the samples file '") << samplesPath << "' is empty";
-
-  std::vector<int32_t> tokens;
-  if (StringRef(samplesPath).ends_with(".i32")) {
-    if (bytes.size() % sizeof(int32_t) != 0)
-      return moduleError("'") << samplesPath << "' holds " << bytes.size()
-                              << " bytes, not a whole number of int32 tokens";
-    tokens.resize(bytes.size() / sizeof(int32_t));
-    std::memcpy(tokens.data(), bytes.data(), bytes.size());
-  } else {
-    StringRef text = bytes.trim(" \t\n\r\f\v");
-    if (text.empty())
-      return moduleError("the samples file '")
-             << samplesPath << "' has no text";
-    std::string tokenizer = tokenizerPath;
-    if (tokenizer.empty())
-      if (auto recorded = module->getAttrOfType<StringAttr>("qc.tokenizer"))
-        tokenizer = recorded.str();
-    if (tokenizer.empty())
-      return moduleError("text samples need a tokenizer; the module records "
-                         "none (qc.tokenizer), so pass tokenizer=FILE");
-    quantc::io::Result<quantc::io::Tokenizer> loaded =
-        quantc::io::Tokenizer::load(tokenizer, static_cast<uint32_t>(vocab));
-    if (!loaded)
-      return moduleError("") << loaded.error();
-    tokens = loaded->encode(text, /*addBos=*/true);
-    if (tokens.size() <= 1)
-      return moduleError("the text of '")
-             << samplesPath << "' tokenizes to nothing";
-  }
-  if (maxTokens > 0 && static_cast<int64_t>(tokens.size()) > maxTokens)
-    tokens.resize(maxTokens);
-  for (auto [index, token] : llvm::enumerate(tokens))
-    if (token < 0 || token >= vocab)
-      return moduleError("token ")
-             << token << " at index " << index << " of '" << samplesPath
-             << "' is outside the model's vocabulary of " << vocab;
-  return tokens;
-}
-
-LogicalResult CalibratePass::instrument(ModuleOp clone,
-                                        ArrayRef<ObserveOp> observers,
-                                        ArrayRef<int64_t> activationIds) {
-  MLIRContext *context = clone.getContext();
-  if (clone.lookupSymbol(kRecordFunction))
-    return moduleError("the module already defines @")
-           << kRecordFunction << ", the name calibration records through";
-  OpBuilder builder(context);
-  builder.setInsertionPointToEnd(clone.getBody());
-  Type f32 = builder.getF32Type();
-  auto unranked = UnrankedMemRefType::get(f32, Attribute());
-  auto record = func::FuncOp::create(
-      builder, clone.getLoc(), kRecordFunction,
-      builder.getFunctionType({builder.getI64Type(), unranked}, {}));
-  record.setPrivate();
-  record->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                  builder.getUnitAttr());
-
-  // The clone's observers, in the same order as the original's.
-  std::vector<ObserveOp> cloned;
-  clone.walk([&](ObserveOp op) { cloned.push_back(op); });
-  if (cloned.size() != observers.size())
-    return moduleError("the module's clone has ")
-           << cloned.size() << " observers, the module " << observers.size();
-  for (auto [op, id] : llvm::zip(cloned, activationIds)) {
-    Value input = op.getInput();
-    op.getOutput().replaceAllUsesWith(input);
-    if (id >= 0) {
-      builder.setInsertionPoint(op);
-      Location loc = op.getLoc();
-      auto type = cast<RankedTensorType>(input.getType());
-      // Any strides: the tensor's buffer may be a view (a cache slice).
-      auto layout = StridedLayoutAttr::get(
-          context, ShapedType::kDynamic,
-          SmallVector<int64_t>(type.getRank(), ShapedType::kDynamic));
-      auto bufferType = MemRefType::get(type.getShape(), f32, layout);
-      Value buffer = bufferization::ToBufferOp::create(
-          builder, loc, bufferType, input, /*read_only=*/true);
-      Value view = memref::CastOp::create(builder, loc, unranked, buffer);
-      Value slot = arith::ConstantIntOp::create(builder, loc, id, 64);
-      func::CallOp::create(builder, loc, record, ValueRange{slot, view});
-    }
-    op.erase();
-  }
-  return success();
-}
-
-FailureOr<std::unique_ptr<quantc::runtime::Model>>
-CalibratePass::compile(ModuleOp clone) {
-  std::string errors;
-  quantc::io::Result<std::unique_ptr<quantc::runtime::Model>> model =
-      quantc::io::makeError("not compiled");
-  {
-    // Compiling the clone is an implementation detail: its warnings (the
-    // LLVM IR translation has some about argument attributes) are not the
-    // user's, and its errors are reported as one, below.
-    ScopedDiagnosticHandler handler(clone.getContext(), [&](Diagnostic &d) {
-      if (d.getSeverity() == DiagnosticSeverity::Error)
-        errors += "\n" + d.str();
-      return success();
-    });
-    model = quantc::jitModel(
-        clone,
-        {{kRecordSymbol.str(), reinterpret_cast<void *>(&recordTensor)}});
-  }
-  if (!model)
-    return moduleError("compiling the instrumented model failed: ")
-           << model.error() << errors;
-  return std::move(*model);
-}
-
 LogicalResult CalibratePass::runActivations(std::vector<ActivationSlot> &slots,
-                                            ArrayRef<ObserveOp> observers,
-                                            ArrayRef<int64_t> activationIds,
                                             const std::vector<int32_t> &tokens,
                                             int64_t window) {
   ModuleOp module = getOperation();
-  OwningOpRef<ModuleOp> clone = cast<ModuleOp>(module->clone());
-  if (failed(instrument(*clone, observers, activationIds)))
-    return failure();
+  ModuleErrorFn error = [&](const Twine &message) {
+    return moduleError(message);
+  };
+  SmallVector<Value> taps;
+  for (ActivationSlot &slot : slots)
+    taps.push_back(slot.op.getInput());
   progress(llvm::formatv("compiling the model with its {0} activation "
                          "observers recording",
                          slots.size()));
   auto compileStart = std::chrono::steady_clock::now();
-  FailureOr<std::unique_ptr<quantc::runtime::Model>> model = compile(*clone);
+  FailureOr<std::unique_ptr<TappedModel>> model =
+      TappedModel::compile(module, taps, {}, error);
   if (failed(model))
     return failure();
   progress(llvm::formatv("compiled in {0:F2} s", secondsSince(compileStart)));
 
   const int64_t total = static_cast<int64_t>(tokens.size());
-  const int64_t windows = (total + window - 1) / window;
-  const quantc::runtime::Model &compiled = **model;
-  const int64_t vocab = compiled.getInterface().vocabSize;
-  std::vector<float> logits(window * vocab);
-  std::unique_ptr<quantc::runtime::Session> session = compiled.createSession();
-  Recorder recorder(slots);
-  ActiveRecorderScope scope(recorder);
-
   const bool histograms = llvm::any_of(
       slots, [](const ActivationSlot &slot) { return slot.bins > 0; });
   const int passes = histograms ? 2 : 1;
@@ -686,35 +420,57 @@ LogicalResult CalibratePass::runActivations(std::vector<ActivationSlot> &slots,
         slot.histogram.emplace(options);
       }
     }
-    recorder.setHistogramPass(histogramPass);
+    // The first non-finite tensor, reported after its window.
+    std::optional<std::pair<size_t, int64_t>> nonFinite;
+    TensorCallback record = [&](int64_t id, const float *data,
+                                ArrayRef<int64_t> shape) {
+      ActivationSlot &slot = slots[id];
+      TensorStatistics *stats =
+          histogramPass ? (slot.histogram ? &*slot.histogram : nullptr)
+                        : &slot.ranges;
+      if (!stats)
+        return;
+      int64_t outer = 1, channels = 1, inner = 1;
+      splitAroundAxis(shape, histogramPass ? -1 : slot.axis, outer, channels,
+                      inner);
+      if (histogramPass || slot.axis < 0) {
+        channels = outer * channels * inner;
+        outer = inner = 1;
+      }
+      int64_t bad = stats->update(data, outer, channels, inner);
+      if (bad > 0 && !nonFinite)
+        nonFinite = std::make_pair(static_cast<size_t>(id), bad);
+    };
     const char *what = histogramPass ? "histograms" : "ranges";
     auto passStart = std::chrono::steady_clock::now();
     auto lastReport = passStart;
-    for (int64_t w = 0; w < windows; ++w) {
-      const int64_t first = w * window;
-      const int64_t count = std::min(window, total - first);
-      // Every window starts from an empty cache at position 0.
-      if (quantc::io::Status status =
-              session->forward(tokens.data() + first, count, 0, logits.data());
-          !status)
-        return moduleError("running window ") << w << ": " << status.error();
-      if (std::optional<std::string> malformed = recorder.takeMalformed())
-        return moduleError("") << *malformed;
-      if (std::optional<NonFiniteReport> bad = recorder.takeNonFinite())
-        return slots[bad->slot].op.emitOpError("\"")
-               << slots[bad->slot].op.getLabel() << "\" saw " << bad->values
-               << " NaN or infinite values in window " << w
-               << " of the samples (tokens [" << first << ", " << first + count
-               << ")); a quantization range cannot come from them";
+    int64_t windowIndex = 0;
+    std::optional<int64_t> badWindow;
+    auto afterWindow = [&](int64_t done) {
+      if (nonFinite && !badWindow)
+        badWindow = windowIndex;
+      ++windowIndex;
       const double elapsed = secondsSince(passStart);
-      if (w + 1 == windows || secondsSince(lastReport) >= 1.0) {
+      if (done == total || secondsSince(lastReport) >= 1.0) {
         lastReport = std::chrono::steady_clock::now();
         progress(llvm::formatv("pass {0}/{1} ({2}): window {3}/{4}, {5} "
                                "tokens, {6:F0} tokens/s",
-                               pass + 1, passes, what, w + 1, windows,
-                               first + count,
-                               elapsed > 0 ? (first + count) / elapsed : 0.0));
+                               pass + 1, passes, what, windowIndex,
+                               (total + window - 1) / window, done,
+                               elapsed > 0 ? done / elapsed : 0.0));
       }
+    };
+    if (failed((*model)->run(tokens, window, record, afterWindow, error)))
+      return failure();
+    if (nonFinite) {
+      ObserveOp op = slots[nonFinite->first].op;
+      const int64_t first = *badWindow * window;
+      return op.emitOpError("\"")
+             << op.getLabel() << "\" saw " << nonFinite->second
+             << " NaN or infinite values in window " << *badWindow
+             << " of the samples (tokens [" << first << ", "
+             << std::min(first + window, total)
+             << ")); a quantization range cannot come from them";
     }
   }
 

@@ -46,6 +46,8 @@
 #include "quantc/Numerics/Scheme.h"
 #include "quantc/Transforms/Passes.h"
 
+#include "Projections.h"
+
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -117,28 +119,6 @@ selectActivationRange(ObserveOp observer, StatsAttr stats,
 //===----------------------------------------------------------------------===//
 // Names, globs and schemes
 //===----------------------------------------------------------------------===//
-
-/// Splits a comma-separated list, keeping commas inside glob braces
-/// (`blk.{0,1}.*`).
-SmallVector<StringRef> splitList(StringRef text) {
-  SmallVector<StringRef> parts;
-  int depth = 0;
-  size_t start = 0;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    if (i == text.size() || (text[i] == ',' && depth == 0)) {
-      StringRef part = text.slice(start, i).trim();
-      if (!part.empty())
-        parts.push_back(part);
-      start = i + 1;
-      continue;
-    }
-    if (text[i] == '{')
-      ++depth;
-    else if (text[i] == '}' && depth > 0)
-      --depth;
-  }
-  return parts;
-}
 
 struct Override {
   std::string text;
@@ -284,27 +264,6 @@ uint64_t alignTo64(uint64_t value) {
 bool isProjectionWeightUse(OpOperand &use) {
   auto matmul = dyn_cast<linalg::MatmulOp>(use.getOwner());
   return matmul && use.getOperandNumber() == 1;
-}
-
-/// The narrow tensor an elementwise widening reads, when `value` is one: a
-/// `linalg.generic` (identity maps, parallel loops) yielding `arith.extf`
-/// of its one input, which is how `quantc import` feeds f16 and bf16
-/// weights to f32 matmuls.
-Value getWidenedSource(Value value) {
-  auto generic = value.getDefiningOp<linalg::GenericOp>();
-  if (!generic || generic.getNumDpsInputs() != 1 ||
-      generic.getNumDpsInits() != 1 || !generic.hasPureTensorSemantics() ||
-      generic.getNumParallelLoops() != generic.getNumLoops() ||
-      !llvm::all_of(generic.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
-    return {};
-  Block &body = generic.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto extend = yield.getOperand(0).getDefiningOp<arith::ExtFOp>();
-  if (body.getOperations().size() != 2 || !extend ||
-      extend.getIn() != body.getArgument(0))
-    return {};
-  return generic.getDpsInputOperand(0)->get();
 }
 
 /// `weight` (f16 or bf16) widened to f32 the way quantc import does it, so

@@ -58,16 +58,29 @@ struct ModelInterface {
 
 using PackedForward = void (*)(void **);
 
+/// Bytes the host holds in place of a weight file the model reads (matched
+/// by path): the compiled code reads them on every call, so the host may
+/// change them between calls (GPTQ's true-sequential calibration runs each
+/// layer on the already-quantized weights before it). The host keeps them
+/// alive as long as the model.
+struct HostWeights {
+  std::string path;
+  const uint8_t *data = nullptr;
+  size_t size = 0;
+};
+
 class Session;
 
 /// A compiled forward pass with its weights mapped.
 class Model {
 public:
-  /// Maps every weight file and checks it is long enough. `owner` keeps the
-  /// code alive (the JIT engine or the dlopen handle).
-  static Result<std::unique_ptr<Model>> create(ModelInterface interface,
-                                               PackedForward forward,
-                                               std::shared_ptr<void> owner);
+  /// Maps every weight file (except those `hostWeights` provides) and
+  /// checks it is long enough. `owner` keeps the code alive (the JIT engine
+  /// or the dlopen handle).
+  static Result<std::unique_ptr<Model>>
+  create(ModelInterface interface, PackedForward forward,
+         std::shared_ptr<void> owner,
+         const std::vector<HostWeights> &hostWeights = {});
 
   const ModelInterface &getInterface() const { return interface; }
   std::unique_ptr<Session> createSession() const;
@@ -79,7 +92,10 @@ private:
   ModelInterface interface;
   PackedForward forward = nullptr;
   std::shared_ptr<void> owner;
-  std::vector<std::shared_ptr<const io::MappedFile>> weights;
+  /// Keeps the mapped files alive.
+  std::vector<std::shared_ptr<const io::MappedFile>> mappings;
+  /// What each weight argument points at, in the interface's order.
+  std::vector<std::pair<const uint8_t *, size_t>> weights;
 };
 
 /// One sequence: a KV cache of the model's context length.

@@ -46,10 +46,12 @@ struct HostSymbol {
   void *address;
 };
 
-/// jitModel, with `symbols` resolvable from the compiled code: how
-/// calibration's recording hook is reached from the instrumented model.
+/// jitModel, with `symbols` resolvable from the compiled code (how
+/// calibration's recording hook is reached from the instrumented model) and
+/// weight files the host provides as buffers it may change between calls.
 runtime::Result<std::unique_ptr<runtime::Model>>
-jitModel(mlir::ModuleOp module, const std::vector<HostSymbol> &symbols);
+jitModel(mlir::ModuleOp module, const std::vector<HostSymbol> &symbols,
+         const std::vector<runtime::HostWeights> &hostWeights = {});
 
 } // namespace quantc
 
