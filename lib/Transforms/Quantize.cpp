@@ -164,6 +164,9 @@ struct PackedWeight {
   float fp8Scale = 1.0f;
   ml_program::GlobalOp global;
   std::optional<double> sqnrDb;
+  /// Bytes an error-aware pass (qc-gptq) already chose, and its name.
+  DenseElementsAttr prequantized;
+  std::string method;
 
   std::string formatName() const {
     switch (storage) {
@@ -373,6 +376,7 @@ private:
 
   void rewrite(SymbolTable &symbols);
   LogicalResult writeWeights(ArrayRef<ml_program::GlobalOp> layout);
+  LogicalResult takePrequantized(Projection &projection, PackedWeight &packed);
   LogicalResult packInto(PackedWeight &packed, std::vector<uint8_t> &blob);
 };
 
@@ -795,10 +799,55 @@ FailureOr<PackedWeight *> QuantizePass::planWeight(Projection &projection,
     packed.bytes = *getStoredBytes(packed.type);
     break;
   }
+  if (failed(takePrequantized(projection, packed)))
+    return failure();
   packedWeights.push_back(std::move(packed));
   packedByKey[{&source, packedWeights.back().transpose, key}] =
       &packedWeights.back();
   return &packedWeights.back();
+}
+
+/// Adopts the bytes qc-gptq recorded on the weight (`qc.prequantized`)
+/// when they are in the format this scheme stores; anything else is a
+/// mismatch between the two passes' schemes, refused.
+LogicalResult QuantizePass::takePrequantized(Projection &projection,
+                                             PackedWeight &packed) {
+  WeightSource &source = *packed.source;
+  Operation *owner = source.global ? source.global.getOperation() : source.op;
+  auto recorded = owner->getAttrOfType<DictionaryAttr>("qc.prequantized");
+  if (!recorded)
+    return success();
+  auto format = recorded.getAs<StringAttr>("format");
+  auto method = recorded.getAs<StringAttr>("method");
+  auto bytes = recorded.getAs<DenseElementsAttr>("bytes");
+  if (!format || !method || !bytes ||
+      !bytes.getElementType().isInteger(8))
+    return projection.matmul.emitOpError("weight '")
+           << source.name
+           << "' has a malformed qc.prequantized (expected {format, method, "
+              "bytes: i8 elements})";
+  if (packed.storage != quantc::WeightStorage::Grouped &&
+      packed.storage != quantc::WeightStorage::Block)
+    return projection.matmul.emitOpError("weight '")
+           << source.name << "' was quantized by " << method.getValue()
+           << " to " << format.getValue() << ", but " << packed.schemeName
+           << " stores it as " << packed.formatName()
+           << "; run both passes with the same scheme";
+  if (format.getValue() != packed.formatName())
+    return projection.matmul.emitOpError("weight '")
+           << source.name << "' was quantized by " << method.getValue()
+           << " to " << format.getValue() << ", but " << packed.schemeName
+           << " stores it as " << packed.formatName()
+           << "; run both passes with the same scheme";
+  if (static_cast<uint64_t>(bytes.getNumElements()) != packed.bytes)
+    return projection.matmul.emitOpError("weight '")
+           << source.name << "' has " << bytes.getNumElements()
+           << " prequantized bytes, but " << packed.formatName() << " of "
+           << packed.packedShape().first << "x" << packed.packedShape().second
+           << " takes " << packed.bytes;
+  packed.prequantized = bytes;
+  packed.method = method.getValue().str();
+  return success();
 }
 
 LogicalResult QuantizePass::planActivations(Projection &projection,
@@ -988,6 +1037,8 @@ void QuantizePass::rewrite(SymbolTable &symbols) {
     global->setAttr("qc.scheme", attrs.getStringAttr(packed.schemeName));
     if (packed.requested)
       global->setAttr("qc.fallback", attrs.getStringAttr(*packed.requested));
+    if (!packed.method.empty())
+      global->setAttr("qc.method", attrs.getStringAttr(packed.method));
     packed.global = global;
   }
 
@@ -1123,6 +1174,27 @@ LogicalResult QuantizePass::packInto(PackedWeight &packed,
   blob.assign(packed.bytes, 0);
   std::vector<float> decoded(weights.size());
   bool packedOk = true;
+  if (packed.prequantized) {
+    ArrayRef<char> raw = packed.prequantized.getRawData();
+    if (packed.prequantized.isSplat())
+      std::fill(blob.begin(), blob.end(), static_cast<uint8_t>(raw[0]));
+    else
+      std::memcpy(blob.data(), raw.data(), blob.size());
+    quantc::WeightTarget target =
+        packed.storage == quantc::WeightStorage::Grouped
+            ? quantc::WeightTarget::ofGrouped(packed.scheme.grouped)
+            : quantc::WeightTarget::ofBlock(packed.format);
+    if (!quantc::unpackWeights(target, blob.data(), rows, cols,
+                               decoded.data()))
+      return packed.global.emitOpError("cannot decode the ")
+             << packed.method << " bytes of weight '" << packed.source->name
+             << "' as " << packed.formatName();
+    bool exact = false;
+    double sqnr = computeSqnrDb(weights, decoded, exact);
+    if (!exact)
+      packed.sqnrDb = sqnr;
+    return success();
+  }
   switch (packed.storage) {
   case quantc::WeightStorage::Grouped:
     packedOk = quantc::packGrouped(weights.data(), rows, cols,
@@ -1281,6 +1353,10 @@ void QuantizePass::runOnOperation() {
                         cast<ml_program::GlobalOp>(global).getType())));
   SymbolTable symbols(module);
   rewrite(symbols);
+  // Prequantized bytes are consumed; a float source that survives (a tied
+  // embedding) is float again.
+  for (auto global : module.getOps<ml_program::GlobalOp>())
+    global->removeAttr("qc.prequantized");
 
   // Layout: every global the file holds, 64-byte aligned, in module order.
   SmallVector<ml_program::GlobalOp> layout;
@@ -1343,6 +1419,11 @@ void QuantizePass::runOnOperation() {
                                             static_cast<int64_t>(fallbacks))),
       builder.getNamedAttr("kept_float", builder.getI64IntegerAttr(
                                              static_cast<int64_t>(keptFloat))),
+      builder.getNamedAttr(
+          "prequantized",
+          builder.getI64IntegerAttr(static_cast<int64_t>(llvm::count_if(
+              packedWeights,
+              [](const PackedWeight &p) { return !p.method.empty(); })))),
   };
   if (!weightsPath.empty())
     summary.push_back(builder.getNamedAttr("weights_file",

@@ -41,7 +41,7 @@
 //--- w8a8.mlir
 // Weights per row in si8, activations per token at run time: the observers,
 // the zero fill and the float weight are gone.
-// CHECK: module attributes {qc.quantized = {fallbacks = 0 : i64, file_bytes = 72 : i64, float_bytes = 32 : i64, kept_float = 0 : i64, packed_bytes = 72 : i64, quantized = 1 : i64, quantized_params = 8 : i64, scheme = "w8a8", weights_file = "{{.*}}w8a8.bin"}}
+// CHECK: module attributes {qc.quantized = {fallbacks = 0 : i64, file_bytes = 72 : i64, float_bytes = 32 : i64, kept_float = 0 : i64, packed_bytes = 72 : i64, prequantized = 0 : i64, quantized = 1 : i64, quantized_params = 8 : i64, scheme = "w8a8", weights_file = "{{.*}}w8a8.bin"}}
 // CHECK-NEXT: ml_program.global private @fc.weight(#qc.external<path = "{{.*}}w8a8.bin", offset = 0>) : !qc.grouped<2x4, si8> {qc.format = "si8", qc.scheme = "w8a8", qc.source_weight = "fc.weight", qc.sqnr_db = 48.{{[0-9]+}} : f64}
 // CHECK-LABEL: func.func @forward
 // CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>)
