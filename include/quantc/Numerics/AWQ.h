@@ -74,6 +74,9 @@ struct AWQClipResult {
   double errorAfter = 0.0;
   /// Groups whose bound was shrunk.
   int64_t clippedGroups = 0;
+  /// Rows left unclipped because their per-group choices, each scored on
+  /// its diagonal block of H, raised the row's full output error.
+  int64_t revertedRows = 0;
 };
 
 /// The clipping search on one (already scaled) row-major rows x cols
