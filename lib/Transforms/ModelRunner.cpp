@@ -29,7 +29,10 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
 
 using namespace mlir;
@@ -355,7 +358,7 @@ LogicalResult TappedModel::run(ArrayRef<int32_t> tokens, int64_t window,
   recorder.callback = &onTensor;
   recorder.taps = taps;
   activeRecorder = &recorder;
-  auto reset = llvm::make_scope_exit([] { activeRecorder = nullptr; });
+  llvm::scope_exit reset([] { activeRecorder = nullptr; });
   for (int64_t first = 0; first < total; first += window) {
     const int64_t count = std::min(window, total - first);
     // Every window starts from an empty cache at position 0.
@@ -370,4 +373,106 @@ LogicalResult TappedModel::run(ArrayRef<int32_t> tokens, int64_t window,
       progress(first + count);
   }
   return success();
+}
+
+FailureOr<int64_t> mlir::qc::chooseWindow(int64_t ctx, const ModelShape &shape,
+                                          const ModuleErrorFn &error) {
+  if (ctx < 0)
+    return error("ctx must be non-negative, got " + Twine(ctx));
+  const int64_t window =
+      ctx > 0 ? ctx : std::min<int64_t>(256, shape.contextLength);
+  if (window > shape.contextLength)
+    return error("ctx " + Twine(window) +
+                 " exceeds the model's context length of " +
+                 Twine(shape.contextLength));
+  return window;
+}
+
+FailureOr<std::vector<InputStatistics>> mlir::qc::collectInputStatistics(
+    ModuleOp module, ArrayRef<InputGroup> groups, ArrayRef<int32_t> tokens,
+    int64_t window, const CollectOptions &options,
+    const ModuleErrorFn &error) {
+  auto progress = [&](const Twine &message) {
+    if (!options.progressPrefix.empty())
+      llvm::errs() << options.progressPrefix << ": " << message << "\n";
+  };
+  SmallVector<Value> taps;
+  for (const InputGroup &group : groups)
+    taps.push_back(group.input);
+  progress("compiling the model with " + Twine(taps.size()) +
+           " inputs recording");
+  FailureOr<std::unique_ptr<TappedModel>> model =
+      TappedModel::compile(module, taps, {}, error);
+  if (failed(model))
+    return failure();
+
+  std::vector<InputStatistics> stats(groups.size());
+  for (auto [group, stat] : llvm::zip(groups, stats)) {
+    stat.absSum.assign(group.cols, 0.0);
+    stat.absMax.assign(group.cols, 0.0f);
+    if (options.hessian)
+      stat.hessian.emplace(group.cols);
+  }
+  // Evenly spaced rows: every `stride`-th row of the run.
+  const int64_t total = static_cast<int64_t>(tokens.size());
+  const int64_t stride =
+      options.sampleRows > 0
+          ? std::max<int64_t>(1, total / options.sampleRows)
+          : 0;
+  std::optional<int64_t> nonFinite;
+  TensorCallback record = [&](int64_t id, const float *data,
+                              ArrayRef<int64_t> shape) {
+    InputStatistics &stat = stats[id];
+    const int64_t cols = shape.back();
+    int64_t rows = 1;
+    for (int64_t size : shape.drop_back())
+      rows *= size;
+    if (cols != static_cast<int64_t>(stat.absSum.size())) {
+      nonFinite = id;
+      return;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *row = data + r * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        if (!std::isfinite(row[j])) {
+          nonFinite = id;
+          return;
+        }
+        const float magnitude = std::fabs(row[j]);
+        stat.absSum[j] += magnitude;
+        stat.absMax[j] = std::max(stat.absMax[j], magnitude);
+      }
+      if (stride > 0 && (stat.tokens + r) % stride == 0 &&
+          stat.sampleCount < options.sampleRows) {
+        stat.sampleRows.insert(stat.sampleRows.end(), row, row + cols);
+        ++stat.sampleCount;
+      }
+    }
+    stat.tokens += rows;
+    if (stat.hessian)
+      stat.hessian->add(data, rows, cols);
+  };
+  auto start = std::chrono::steady_clock::now();
+  auto lastReport = start;
+  auto afterWindow = [&](int64_t done) {
+    auto now = std::chrono::steady_clock::now();
+    if (done == total ||
+        std::chrono::duration<double>(now - lastReport).count() >= 1.0) {
+      lastReport = now;
+      double elapsed = std::chrono::duration<double>(now - start).count();
+      progress(Twine(done) + "/" + Twine(total) + " tokens, " +
+               Twine(static_cast<int64_t>(elapsed > 0 ? done / elapsed : 0)) +
+               " tokens/s");
+    }
+  };
+  if (failed((*model)->run(tokens, window, record, afterWindow, error)))
+    return failure();
+  if (nonFinite) {
+    const ProjectionSite &site = *groups[*nonFinite].sites.front();
+    linalg::MatmulOp matmul = site.matmul;
+    return matmul.emitOpError("the input of '")
+           << site.weight.name
+           << "' has NaN or infinite values on the samples";
+  }
+  return stats;
 }

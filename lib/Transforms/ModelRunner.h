@@ -17,6 +17,9 @@
 #ifndef QUANTC_LIB_TRANSFORMS_MODELRUNNER_H
 #define QUANTC_LIB_TRANSFORMS_MODELRUNNER_H
 
+#include "Projections.h"
+
+#include "quantc/Numerics/GPTQ.h"
 #include "quantc/Runtime/Model.h"
 
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
@@ -96,6 +99,40 @@ private:
   /// (offset, count) in floats of each host global.
   std::vector<std::pair<size_t, size_t>> hostSlices;
 };
+
+/// The window a pass's `ctx` option asks for (0: min(256, the model's
+/// context length)), refused when longer than the context.
+FailureOr<int64_t> chooseWindow(int64_t ctx, const ModelShape &shape,
+                                const ModuleErrorFn &error);
+
+/// What one run of the float model measured about a projection input.
+struct InputStatistics {
+  int64_t tokens = 0;
+  /// Per channel: sum |x| and max |x|.
+  std::vector<double> absSum;
+  std::vector<float> absMax;
+  /// H = 2/n X^T X, when asked for.
+  std::optional<quantc::HessianAccumulator> hessian;
+  /// Rows of the input kept for searches (row-major, `cols` wide).
+  std::vector<float> sampleRows;
+  int64_t sampleCount = 0;
+};
+
+struct CollectOptions {
+  bool hessian = false;
+  /// Keep about this many rows, evenly spaced over the samples (0: none).
+  int64_t sampleRows = 0;
+  /// Prefix of progress lines; empty: quiet.
+  std::string progressPrefix;
+};
+
+/// Runs the model once over `tokens` and measures every group's input;
+/// refuses NaN or infinite activations, naming a weight that reads them.
+FailureOr<std::vector<InputStatistics>>
+collectInputStatistics(ModuleOp module, ArrayRef<InputGroup> groups,
+                       ArrayRef<int32_t> tokens, int64_t window,
+                       const CollectOptions &options,
+                       const ModuleErrorFn &error);
 
 } // namespace mlir::qc
 

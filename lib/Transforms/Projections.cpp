@@ -180,6 +180,21 @@ std::vector<ProjectionSite> mlir::qc::findProjections(ModuleOp module) {
   return sites;
 }
 
+std::vector<InputGroup> mlir::qc::groupByInput(ArrayRef<ProjectionSite *> sites) {
+  std::vector<InputGroup> groups;
+  DenseMap<Value, size_t> byInput;
+  for (ProjectionSite *site : sites) {
+    auto [it, inserted] = byInput.try_emplace(site->input, groups.size());
+    if (inserted) {
+      groups.emplace_back();
+      groups.back().input = site->input;
+      groups.back().cols = site->cols();
+    }
+    groups[it->second].sites.push_back(site);
+  }
+  return groups;
+}
+
 //===----------------------------------------------------------------------===//
 // Weight values
 //===----------------------------------------------------------------------===//
@@ -466,4 +481,103 @@ ScaleFold mlir::qc::findScaleFold(Value input,
   fold.reason = "its producer multiplies by neither a per-channel constant "
                 "nor a projection's output";
   return fold;
+}
+
+//===----------------------------------------------------------------------===//
+// Weight edits
+//===----------------------------------------------------------------------===//
+
+static Operation *getOwner(WeightRef weight) {
+  return weight.global ? weight.global.getOperation()
+                       : weight.constant.getOperation();
+}
+
+FailureOr<std::vector<float> *> WeightEdits::rows(ProjectionSite &site) {
+  Operation *owner = getOwner(site.weight);
+  auto it = edits.find(owner);
+  if (it == edits.end()) {
+    FailureOr<std::vector<float>> values = store.readRows(site);
+    if (failed(values))
+      return failure();
+    it = edits.emplace(owner, Edit{site.weight, &site, std::move(*values)})
+             .first;
+  }
+  return &it->second.values;
+}
+
+FailureOr<std::vector<float> *> WeightEdits::vector(const WeightRef &weight,
+                                                    Operation *where) {
+  Operation *owner = getOwner(weight);
+  auto it = edits.find(owner);
+  if (it == edits.end()) {
+    FailureOr<std::vector<float>> values = store.read(weight, where);
+    if (failed(values))
+      return failure();
+    it = edits.emplace(owner, Edit{weight, nullptr, std::move(*values)}).first;
+  }
+  return &it->second.values;
+}
+
+void WeightEdits::commit() {
+  for (auto &[owner, edit] : edits) {
+    if (edit.site)
+      WeightStore::writeRows(*edit.site, edit.values);
+    else
+      WeightStore::write(edit.weight, edit.values);
+  }
+  edits.clear();
+}
+
+bool mlir::qc::isTiedWeight(const ProjectionSite &site) {
+  return llvm::is_contained(site.names, "output.weight") &&
+         site.weight.name != "output.weight";
+}
+
+LogicalResult mlir::qc::applyInputScale(const InputGroup &group,
+                                        ArrayRef<float> scales,
+                                        const ScaleFold &fold,
+                                        std::vector<ProjectionSite> &sites,
+                                        WeightEdits &edits) {
+  const int64_t cols = group.cols;
+  for (ProjectionSite *site : group.sites) {
+    FailureOr<std::vector<float> *> rows = edits.rows(*site);
+    if (failed(rows))
+      return failure();
+    for (int64_t r = 0, n = site->rows(); r < n; ++r)
+      for (int64_t j = 0; j < cols; ++j)
+        (**rows)[r * cols + j] *= scales[j];
+  }
+  switch (fold.kind) {
+  case ScaleFold::Kind::NormWeight: {
+    FailureOr<std::vector<float> *> norm =
+        edits.vector(fold.norm, group.sites.front()->matmul);
+    if (failed(norm))
+      return failure();
+    for (int64_t j = 0; j < cols; ++j)
+      (**norm)[j] /= scales[j];
+    return success();
+  }
+  case ScaleFold::Kind::ProducerRows: {
+    auto producer = llvm::find_if(sites, [&](const ProjectionSite &site) {
+      return site.matmul == fold.producer;
+    });
+    if (producer == sites.end() || producer->rows() != cols)
+      return group.sites.front()->matmul.emitOpError(
+          "cannot fold its input scale into a producer that is not a "
+          "projection of a constant weight");
+    FailureOr<std::vector<float> *> rows = edits.rows(*producer);
+    if (failed(rows))
+      return failure();
+    const int64_t k = producer->cols();
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t c = 0; c < k; ++c)
+        (**rows)[j * k + c] /= scales[j];
+    return success();
+  }
+  case ScaleFold::Kind::None:
+    break;
+  }
+  return group.sites.front()->matmul.emitOpError(
+      "has no op to fold an input scale into: ")
+         << fold.reason;
 }

@@ -68,6 +68,16 @@ struct ProjectionSite {
 /// where those are refused).
 std::vector<ProjectionSite> findProjections(ModuleOp module);
 
+/// Projections that read one input (q, k and v read the attention norm's
+/// output), in program order.
+struct InputGroup {
+  Value input;
+  SmallVector<ProjectionSite *> sites;
+  /// The input's channels (every site's K).
+  int64_t cols = 0;
+};
+std::vector<InputGroup> groupByInput(ArrayRef<ProjectionSite *> sites);
+
 /// Reads float weights (f32/f16/bf16, `#qc.external` or dense) as f32,
 /// mapping each file once.
 class WeightStore {
@@ -137,6 +147,41 @@ struct ScaleFold {
 /// changes all of them).
 ScaleFold findScaleFold(Value input, ArrayRef<linalg::MatmulOp> readers,
                         SymbolTable &symbols);
+
+/// Float weights being rewritten: each read once, edited in memory, and
+/// written back (as dense values) by commit().
+class WeightEdits {
+public:
+  /// A projection's weight as [N, K] rows.
+  FailureOr<std::vector<float> *> rows(ProjectionSite &site);
+  /// A 1-D weight (a norm's).
+  FailureOr<std::vector<float> *> vector(const WeightRef &weight,
+                                         Operation *where);
+  void commit();
+
+private:
+  struct Edit {
+    WeightRef weight;
+    ProjectionSite *site = nullptr;
+    std::vector<float> values;
+  };
+  WeightStore store;
+  std::map<Operation *, Edit> edits;
+};
+
+/// Multiplies column j of every weight in `group` by scales[j] and divides
+/// the input's channel j by it where `fold` says, so the float function is
+/// unchanged. `sites` holds every projection (the fold's producer among
+/// them).
+LogicalResult applyInputScale(const InputGroup &group, ArrayRef<float> scales,
+                              const ScaleFold &fold,
+                              std::vector<ProjectionSite> &sites,
+                              WeightEdits &edits);
+
+/// True when the weight is also read outside projections (a classifier
+/// tied to the token embedding): rewriting its values would change the
+/// embedding too.
+bool isTiedWeight(const ProjectionSite &site);
 
 } // namespace mlir::qc
 

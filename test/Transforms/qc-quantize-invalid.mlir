@@ -154,3 +154,44 @@ func.func @unreadable_copy() -> tensor<4xf32> {
   %n = ml_program.global_load_const @norm : tensor<4xf32>
   return %n : tensor<4xf32>
 }
+
+// -----
+
+// Bytes qc-gptq chose for another format than this scheme stores.
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) {qc.prequantized = {bytes = dense<0> : tensor<8xi8>, format = "ui4:g16", method = "gptq"}} : tensor<2x4xf32>
+func.func @other_format(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  %w = ml_program.global_load_const @w : tensor<2x4xf32>
+  // expected-error @+1 {{weight 'w' was quantized by gptq to ui4:g16, but w8a8-static stores it as si8; run both passes with the same scheme}}
+  %y = linalg.matmul indexing_maps = [#x, #wt, #y] ins(%x, %w : tensor<?x4xf32>, tensor<2x4xf32>) outs(%z : tensor<?x2xf32>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}
+
+// -----
+
+// The right format, but not the bytes that format takes.
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) {qc.prequantized = {bytes = dense<0> : tensor<3xi8>, format = "si8", method = "gptq"}} : tensor<2x4xf32>
+func.func @short_bytes(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  %w = ml_program.global_load_const @w : tensor<2x4xf32>
+  // expected-error @+1 {{weight 'w' has 3 prequantized bytes, but si8 of 2x4 takes}}
+  %y = linalg.matmul indexing_maps = [#x, #wt, #y] ins(%x, %w : tensor<?x4xf32>, tensor<2x4xf32>) outs(%z : tensor<?x2xf32>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) {qc.prequantized = {format = "si8", method = "gptq"}} : tensor<2x4xf32>
+func.func @no_bytes(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  %w = ml_program.global_load_const @w : tensor<2x4xf32>
+  // expected-error @+1 {{weight 'w' has a malformed qc.prequantized (expected {format, method, bytes: i8 elements})}}
+  %y = linalg.matmul indexing_maps = [#x, #wt, #y] ins(%x, %w : tensor<?x4xf32>, tensor<2x4xf32>) outs(%z : tensor<?x2xf32>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}

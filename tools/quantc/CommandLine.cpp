@@ -23,6 +23,17 @@ void CommandLine::addFlag(std::vector<std::string> names, bool &into) {
                      }});
 }
 
+void CommandLine::addOptionalValue(std::vector<std::string> names,
+                                   std::optional<std::string> &into,
+                                   std::string implicitValue) {
+  Option option{std::move(names), true, [&into](const std::string &value) {
+                  into = value;
+                  return std::string();
+                }};
+  option.implicitValue = std::move(implicitValue);
+  options.push_back(std::move(option));
+}
+
 void CommandLine::addIntegerSetter(std::vector<std::string> names, int64_t min,
                                    int64_t max,
                                    std::function<void(int64_t)> set) {
@@ -106,6 +117,8 @@ std::optional<int> CommandLine::parse(const std::vector<std::string> &args) {
       if (option->takesValue) {
         if (inlineValue) {
           value = *inlineValue;
+        } else if (option->implicitValue) {
+          value = *option->implicitValue;
         } else if (i + 1 < args.size()) {
           value = args[++i];
         } else {

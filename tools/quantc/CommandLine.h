@@ -26,6 +26,11 @@ public:
   /// `names` are alternatives, e.g. {"-o", "--output"}.
   void addString(std::vector<std::string> names, std::string &into);
   void addFlag(std::vector<std::string> names, bool &into);
+  /// `--name` alone sets `into` to `implicitValue`; `--name=VALUE` to VALUE
+  /// (the value is never taken from the next argument).
+  void addOptionalValue(std::vector<std::string> names,
+                        std::optional<std::string> &into,
+                        std::string implicitValue);
   /// Any integer type; [min, max] must fit it.
   template <typename T>
   void addInteger(std::vector<std::string> names, T &into, int64_t min,
@@ -58,6 +63,8 @@ private:
     bool takesValue;
     /// Stores the value; returns an error message or "".
     std::function<std::string(const std::string &)> apply;
+    /// With takesValue: the value is optional and only given inline.
+    std::optional<std::string> implicitValue = std::nullopt;
   };
   const Option *find(const std::string &name) const;
   void addIntegerSetter(std::vector<std::string> names, int64_t min,

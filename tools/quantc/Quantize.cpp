@@ -16,6 +16,7 @@
 
 #include "quantc/IO/OutputStream.h"
 #include "quantc/InitAll.h"
+#include "quantc/Numerics/Scheme.h"
 
 #include "QC/QCOps.h"
 
@@ -82,6 +83,19 @@ options:
   --eval-ctx N          window length (default 256)
   --report FILE.json    also write the report as JSON
   --quiet               no progress on stderr
+
+error-aware quantization (each needs --calib; see qc-smoothquant, qc-awq
+and qc-gptq in quant-opt --help):
+  --smoothquant[=ALPHA|auto]
+                        migrate activation outliers into the weights before
+                        W8A8 or FP8 (alpha 0.5 by default; auto searches
+                        it per layer)
+  --awq                 activation-aware scaling and clipping before
+                        weight-only schemes (intB-gG, llama.cpp formats)
+  --gptq                GPTQ: choose weight codes compensating each
+                        column's error (weight-only schemes and w8a8 weights)
+  --act-order           with --gptq, columns by decreasing Hessian diagonal
+  --gptq-damp F         with --gptq, dampening fraction (default 0.01)
 )";
 
 std::string weightsPathFor(const std::string &output) {
@@ -239,7 +253,9 @@ int runQuantize(const std::vector<std::string> &args) {
   double percentile = 99.99;
   int64_t calibTokens = 4096, calibContext = 256, evalWindows = 8,
           evalContext = 256;
-  bool quiet = false;
+  bool quiet = false, awq = false, gptq = false, actOrder = false;
+  double gptqDamp = 0.01;
+  std::optional<std::string> smoothQuant;
   CommandLine line("quantize", kHelp);
   line.setPositional(input, "input model");
   line.addString({"-o", "--output"}, output);
@@ -257,6 +273,11 @@ int runQuantize(const std::vector<std::string> &args) {
   line.addInteger({"--eval-ctx"}, evalContext, 2, int64_t(1) << 24);
   line.addString({"--report"}, reportPath);
   line.addFlag({"--quiet"}, quiet);
+  line.addOptionalValue({"--smoothquant"}, smoothQuant, "0.5");
+  line.addFlag({"--awq"}, awq);
+  line.addFlag({"--gptq"}, gptq);
+  line.addFlag({"--act-order"}, actOrder);
+  line.addReal({"--gptq-damp"}, gptqDamp, 1e-9, 1.0);
   if (std::optional<int> exit = line.parse(args))
     return *exit;
   if (output.empty())
@@ -275,6 +296,35 @@ int runQuantize(const std::vector<std::string> &args) {
     return line.usageError("--scheme " + scheme +
                            " quantizes activations with calibrated ranges: "
                            "pass --calib FILE");
+  if (actOrder && !gptq)
+    return line.usageError("--act-order is an option of --gptq");
+  std::string errorAware = smoothQuant ? "--smoothquant"
+                           : awq       ? "--awq"
+                           : gptq      ? "--gptq"
+                                       : "";
+  if (!errorAware.empty() && !calibrates)
+    return line.usageError(errorAware +
+                           " measures activations: pass --calib FILE");
+  if (smoothQuant || awq || gptq) {
+    std::string schemeError;
+    std::optional<Scheme> parsed = parseScheme(scheme, schemeError);
+    if (!parsed)
+      return line.usageError(schemeError);
+    if (smoothQuant && parsed->isWeightOnly())
+      return line.usageError(
+          "--smoothquant eases activation quantization, but " + scheme +
+          " leaves activations in float; use --awq or --gptq for "
+          "weight-only schemes");
+    if (awq && !parsed->isWeightOnly())
+      return line.usageError("--awq protects weights of weight-only schemes, "
+                             "but " + scheme +
+                             " quantizes activations; use --smoothquant");
+    if ((awq || gptq) && (parsed->weights == WeightStorage::FP8E4M3 ||
+                          parsed->weights == WeightStorage::Float))
+      return line.usageError(std::string(awq ? "--awq" : "--gptq") +
+                             " targets integer or llama.cpp block weights, "
+                             "not " + scheme);
+  }
   // Absolute, because the module names its weights by path and may be run
   // from anywhere.
   std::string weightsPath =
@@ -295,7 +345,44 @@ int runQuantize(const std::vector<std::string> &args) {
     if (auto recorded = module->getAttrOfType<mlir::StringAttr>("qc.tokenizer"))
       tokenizer = recorded.str();
 
-  if (calibrates) {
+  // The passes' shared options: samples, and the scheme selection that
+  // qc-quantize will apply.
+  std::string sampleOptions =
+      "samples=" + quote(calib) +
+      (tokenizer.empty() ? std::string() : " tokenizer=" + quote(tokenizer)) +
+      " max-tokens=" + std::to_string(calibTokens) +
+      " ctx=" + std::to_string(calibContext) + (quiet ? " quiet=1" : "");
+  std::string selectionOptions = "scheme=" + quote(scheme);
+  if (!keepFloat.empty())
+    selectionOptions += " keep-float=" + quote(keepFloat);
+  if (!overrides.empty())
+    selectionOptions += " overrides=" + quote(overrides);
+  // Smoothing changes the activations, so it runs before their ranges are
+  // calibrated; AWQ rescales weights that GPTQ then rounds.
+  if (smoothQuant) {
+    std::string activationScheme =
+        scheme == "w8a8" || scheme == "fp8" ? scheme : "w8a8-static";
+    if (io::Status status = runPasses(
+            module, "qc-smoothquant{alpha=" + quote(*smoothQuant) +
+                        " scheme=" + activationScheme + " " + sampleOptions +
+                        "}");
+        !status)
+      return line.inputError(status.error());
+  }
+  if (awq)
+    if (io::Status status = runPasses(module, "qc-awq{" + selectionOptions +
+                                                  " " + sampleOptions + "}");
+        !status)
+      return line.inputError(status.error());
+  if (gptq)
+    if (io::Status status = runPasses(
+            module, "qc-gptq{" + selectionOptions + " " + sampleOptions +
+                        " damp=" + std::to_string(gptqDamp) +
+                        (actOrder ? " act-order=1" : "") + "}");
+        !status)
+      return line.inputError(status.error());
+
+  if (needsCalibration) {
     if (!quiet)
       std::fprintf(stderr, "calibrating on %s (up to %lld tokens)...\n",
                    calib.c_str(), static_cast<long long>(calibTokens));
@@ -404,6 +491,11 @@ int runQuantize(const std::vector<std::string> &args) {
     json["output"] = output;
     json["weights_file"] = weightsPath;
     json["scheme"] = scheme;
+    json["smoothquant"] = smoothQuant ? nlohmann::ordered_json(*smoothQuant)
+                                      : nlohmann::ordered_json(nullptr);
+    json["awq"] = awq;
+    json["gptq"] = gptq;
+    json["act_order"] = actOrder;
     if (calibrates) {
       json["calibration"] = {{"samples", calib},
                              {"method", method},

@@ -618,4 +618,229 @@ def QCQuantize : Pass<"qc-quantize", "ModuleOp"> {
                            "::mlir::quant::QuantDialect"];
 }
 
+def QCGPTQ : Pass<"qc-gptq", "ModuleOp"> {
+  let summary = "Quantize projection weights by GPTQ on calibration samples";
+  let description = [{
+    GPTQ (Frantar et al., 2023) chooses each weight's codes column by
+    column, compensating each column's rounding error in the columns not yet
+    quantized through the inverse Hessian of the layer's output error,
+    H = 2/n sum x x^T over the calibration tokens of the projection's input
+    (lib/Numerics/GPTQ.h: dampening, dead columns, Cholesky of H^-1, lazy
+    batch blocks, act-order, static or dynamic groups).
+
+    The pass chooses every projection's target as `qc-quantize` will (the
+    same `scheme`, `keep-float` and `overrides`): integer groups (`intB`,
+    `intB-gG`, and the si8 weights of `w8a8`/`w8a8-static`) or a llama.cpp
+    block format with scalar codes (q4_0 ... q8_0, q2_K ... q6_K, iq4_nl,
+    iq4_xs), after llama.cpp's row fallbacks. It runs the model over the
+    samples (windows of `ctx` tokens from an empty cache, as `quantc eval`),
+    recording H for each distinct projection input (q, k and v share
+    one). With `true-sequential` (the default) inputs are visited in program
+    order and each is recorded with every projection before it already
+    quantized, so a layer corrects the error of those before it; otherwise
+    one run of the float model records them all.
+
+    The result is recorded on each weight's global as
+    `qc.prequantized = {format, method = "gptq", bytes}`: the packed bytes,
+    exactly as `qc-quantize` would lay them out, which `qc-quantize` then
+    writes instead of rounding to nearest (and refuses when its scheme
+    stores the weight in another format). The float values stay, for
+    anything else that reads them. The module gets
+    `qc.gptq = {weights, inputs, tokens, damp_retries, dead_columns,
+    seconds}`.
+
+    Refused, with a diagnostic: no samples, a scheme whose weights GPTQ
+    cannot target (fp8, float formats, vector-codebook formats), a weight
+    that is not a global (true-sequential runs read weights from host
+    buffers), a Hessian that stays indefinite even at damp 1 (dampening is
+    raised by 10x per failed Cholesky and reported), non-finite weights or
+    activations. Projections the scheme leaves in float, or whose format
+    falls back to f16, are left alone.
+
+    Example (`--qc-gptq="scheme=int4-g32 samples=story.txt"` then
+    `--qc-quantize="scheme=int4-g32 weights-file=w.bin"`):
+
+    ```mlir
+    ml_program.global private @blk.0.attn_q.weight(
+        #qc.external<path = "/m/model.bin", offset = 28>) : tensor<64x64xf32>
+    ```
+    becomes
+    ```mlir
+    ml_program.global private @blk.0.attn_q.weight(
+        #qc.external<path = "/m/model.bin", offset = 28>)
+        {qc.prequantized = {bytes = dense<"0x..."> : tensor<2432xi8>,
+                            format = "ui4:g32", method = "gptq"}}
+        : tensor<64x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"schemeName", "scheme", "std::string", /*default=*/"",
+           "The scheme qc-quantize will use (required), with the same "
+           "keep-float and overrides: what each weight is quantized to">,
+    Option<"keepFloat", "keep-float", "std::string",
+           /*default=*/"\"output.weight\"",
+           "Comma-separated globs of weights left in float (as qc-quantize)">,
+    Option<"overrides", "overrides", "std::string", /*default=*/"",
+           "Per-weight schemes, GLOB=SCHEME,... (as qc-quantize)">,
+    Option<"samplesPath", "samples", "std::string", /*default=*/"",
+           "Calibration samples (required): int32 tokens (.i32) or UTF-8 "
+           "text">,
+    Option<"tokenizerPath", "tokenizer", "std::string", /*default=*/"",
+           "Tokenizer for text samples (default: the module's "
+           "qc.tokenizer)">,
+    Option<"contextLength", "ctx", "int64_t", /*default=*/"0",
+           "Tokens per window (default: min(256, the model's context "
+           "length))">,
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"4096",
+           "Use at most this many sample tokens (0: all)">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "No progress on stderr">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Dampening added to H's diagonal, as a fraction of its mean">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Columns per lazy-batch block">,
+    Option<"actOrder", "act-order", "bool", /*default=*/"false",
+           "Quantize columns by decreasing H_ii (desc_act); groups become "
+           "static">,
+    Option<"staticGroups", "static-groups", "bool", /*default=*/"false",
+           "Fit every group's parameters from the original weights before "
+           "the loop">,
+    Option<"trueSequential", "true-sequential", "bool", /*default=*/"true",
+           "Record each input with the projections before it quantized">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def QCAWQ : Pass<"qc-awq", "ModuleOp"> {
+  let summary = "Activation-aware scaling and clipping of weights before weight-only quantization";
+  let description = [{
+    AWQ (Lin et al., 2024): the weights that meet large activations matter
+    most, so each group of projections sharing an input (q/k/v after the
+    attention norm, gate/up after the FFN norm, down after SwiGLU) gets a
+    per-input-channel scale s = mean|x|^ratio (normalised), with the ratio
+    searched on a grid of `grid` points to minimise the layers' output error
+    once quantized to their target (`scheme`, as `qc-quantize` will round it;
+    the error is exact over every calibration token through H = 2/n X^T X).
+    W becomes W diag(s) and the input is divided by s where it is produced:
+    the norm's weight, or the rows of the projection whose output the
+    producer multiplies (up, for down's input), so no op is added and the
+    float model computes the same function. Then, per row and group, the
+    clipping search shrinks the group's range (`amax * (1 - i/20)`,
+    i < 10) where that lowers the output error. The float weights are
+    rewritten in place (dense values), and `qc-quantize` rounds them to
+    nearest as usual.
+
+    A group whose input cannot take a scale (o_proj reads attention output,
+    which no per-channel constant produces; a norm shared with another
+    reader; a tied embedding) is only clipped. The module gets `qc.awq =
+    {scaled, clipped_only, tokens, seconds}` and each scaled group's first
+    weight `qc.awq_ratio`.
+
+    Refused: no samples, a scheme that is not weight-only integer groups or
+    a llama.cpp block format, non-finite weights or activations.
+
+    Example (`--qc-awq="scheme=int4-g32 samples=story.txt"`): `@blk.0.attn_norm.weight`
+    is divided by s and `@blk.0.attn_{q,k,v}.weight` multiplied by it
+    column-wise, each clipped per group; their values become dense.
+  }];
+  let options = [
+    Option<"schemeName", "scheme", "std::string", /*default=*/"",
+           "The scheme qc-quantize will use (required), with the same "
+           "keep-float and overrides: what each weight is quantized to">,
+    Option<"keepFloat", "keep-float", "std::string",
+           /*default=*/"\"output.weight\"",
+           "Comma-separated globs of weights left in float (as qc-quantize)">,
+    Option<"overrides", "overrides", "std::string", /*default=*/"",
+           "Per-weight schemes, GLOB=SCHEME,... (as qc-quantize)">,
+    Option<"samplesPath", "samples", "std::string", /*default=*/"",
+           "Calibration samples (required): int32 tokens (.i32) or UTF-8 "
+           "text">,
+    Option<"tokenizerPath", "tokenizer", "std::string", /*default=*/"",
+           "Tokenizer for text samples (default: the module's "
+           "qc.tokenizer)">,
+    Option<"contextLength", "ctx", "int64_t", /*default=*/"0",
+           "Tokens per window (default: min(256, the model's context "
+           "length))">,
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"4096",
+           "Use at most this many sample tokens (0: all)">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "No progress on stderr">,
+    Option<"gridPoints", "grid", "int64_t", /*default=*/"20",
+           "Ratios tried for the scale search: 0, 1/grid, ...">,
+    Option<"clip", "clip", "bool", /*default=*/"true",
+           "Run the clipping search after scaling">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def QCSmoothQuant : Pass<"qc-smoothquant", "ModuleOp"> {
+  let summary = "Migrate activation outliers into weights (SmoothQuant) before W8A8";
+  let description = [{
+    SmoothQuant (Xiao et al., 2023): for each group of projections sharing
+    an input, input channel j is divided by
+    s_j = max|X_j|^alpha / max|W_j|^(1-alpha) (max|X_j| over the calibration
+    samples, max|W_j| over the group's weight columns) and every weight
+    column multiplied by s_j, so per-tensor activation quantization no
+    longer loses the small channels to a few outliers. The division is
+    folded into the op that produces the input (the RMSNorm weight, or the
+    rows of the up projection for down's input): no op is added at run time
+    and the float model computes the same function (up to rounding).
+
+    `alpha=auto` searches alpha in {0, 0.05, ..., 1} per group, minimising
+    the group's quantized output error on `sample-tokens` sampled rows of
+    its input, with the activations quantized as `scheme` will (w8a8:
+    dynamic per token; w8a8-static: per tensor; fp8: E4M3 per tensor) and
+    per-row int8 weights.
+
+    `layers` (globs over weight names) restricts which groups are smoothed;
+    a group it names explicitly that cannot be smoothed is an error,
+    otherwise such groups (o_proj, whose input is attention output) are
+    skipped and counted. The module gets `qc.smoothquant = {smoothed,
+    skipped, alphas, tokens}`.
+
+    Refused: no samples, a non-finite or negative alpha outside [0, 1],
+    inputs whose observers already carry statistics (smooth first, then
+    calibrate), non-finite activations.
+
+    Example (`--qc-smoothquant="alpha=0.5 samples=story.txt"`): the values
+    of `@blk.0.attn_norm.weight` are divided by s and the columns of
+    `@blk.0.attn_{q,k,v}.weight` multiplied by it; both become dense.
+  }];
+  let options = [
+    Option<"alpha", "alpha", "std::string", /*default=*/"\"0.5\"",
+           "Migration strength in [0, 1], or auto">,
+    Option<"schemeName", "scheme", "std::string", /*default=*/"\"w8a8-static\"",
+           "How activations will be quantized (alpha=auto's objective): "
+           "w8a8, w8a8-static or fp8">,
+    Option<"layers", "layers", "std::string", /*default=*/"",
+           "Comma-separated globs of weight names whose groups are smoothed "
+           "(default: every group that can be)">,
+    Option<"sampleTokens", "sample-tokens", "int64_t", /*default=*/"512",
+           "Input rows kept per group for alpha=auto">,
+    Option<"samplesPath", "samples", "std::string", /*default=*/"",
+           "Calibration samples (required): int32 tokens (.i32) or UTF-8 "
+           "text">,
+    Option<"tokenizerPath", "tokenizer", "std::string", /*default=*/"",
+           "Tokenizer for text samples (default: the module's "
+           "qc.tokenizer)">,
+    Option<"contextLength", "ctx", "int64_t", /*default=*/"0",
+           "Tokens per window (default: min(256, the model's context "
+           "length))">,
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"4096",
+           "Use at most this many sample tokens (0: all)">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "No progress on stderr">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // QUANTC_TRANSFORMS_PASSES_TD

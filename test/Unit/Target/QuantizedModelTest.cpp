@@ -29,6 +29,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -240,6 +243,163 @@ TEST_F(QuantizedModel, Stories260KMeetsTheAccuracyBars) {
     EXPECT_LT(s.meanKL, 0.05);
     EXPECT_GT(s.top1, 0.9);
   }
+}
+
+/// A pipeline of `passes` (each "name{options}") with calibration samples.
+std::string withSamples(const std::string &pass, const std::string &options,
+                        const std::string &samples, int64_t window) {
+  return pass + "{" + options + " samples=" + samples +
+         " ctx=" + std::to_string(window) + " max-tokens=2048 quiet=1}";
+}
+
+TEST_F(QuantizedModel, SmoothingAndAWQScalingLeaveTheFloatModelUnchanged) {
+  TempDir dir;
+  SyntheticModelOptions options;
+  std::string path = dir.file("synthetic.bin");
+  ASSERT_TRUE(writeSyntheticModelFile(options, path).ok());
+  Result<LlamaSpec> spec = loadLlamaSpec(path);
+  ASSERT_TRUE(spec.ok()) << spec.error();
+  std::vector<int32_t> tokens = quantc::test::someTokens(
+      static_cast<int32_t>(spec->config.vocabSize), 257, 4242);
+  std::string samples = dir.file("calib.i32");
+  quantc::test::writeTokenFile(samples, tokens);
+  std::unique_ptr<runtime::Model> reference = build(*spec, "");
+  ASSERT_TRUE(reference);
+  // Scales are folded into norms and up projections: the float function is
+  // the same up to float rounding, whatever the scales.
+  for (std::string pipeline :
+       {withSamples("qc-smoothquant", "alpha=0.5", samples, 64),
+        withSamples("qc-smoothquant", "alpha=1", samples, 64),
+        withSamples("qc-awq", "scheme=int3-g32 clip=0", samples, 64)}) {
+    SCOPED_TRACE(pipeline);
+    std::unique_ptr<runtime::Model> smoothed = build(*spec, pipeline);
+    ASSERT_TRUE(smoothed);
+    Score s = score(*smoothed, *reference, tokens, 64, 4);
+    EXPECT_LT(s.meanKL, 1e-7);
+    EXPECT_EQ(s.top1, 1.0);
+  }
+}
+
+TEST_F(QuantizedModel, GPTQAndAWQBeatRoundToNearestOnASyntheticModel) {
+  TempDir dir;
+  SyntheticModelOptions options;
+  std::string path = dir.file("synthetic.bin");
+  ASSERT_TRUE(writeSyntheticModelFile(options, path).ok());
+  Result<LlamaSpec> spec = loadLlamaSpec(path);
+  ASSERT_TRUE(spec.ok()) << spec.error();
+  std::vector<int32_t> tokens = quantc::test::someTokens(
+      static_cast<int32_t>(spec->config.vocabSize), 1025, 99);
+  std::string samples = dir.file("calib.i32");
+  quantc::test::writeTokenFile(samples, tokens);
+  std::unique_ptr<runtime::Model> reference = build(*spec, "");
+  ASSERT_TRUE(reference);
+  for (std::string scheme : {"int3-g32", "q4_0"}) {
+    SCOPED_TRACE(scheme);
+    auto kl = [&](const std::string &before) {
+      std::unique_ptr<runtime::Model> model =
+          build(*spec, before + quantize(scheme, dir.file(scheme + ".w")));
+      EXPECT_TRUE(model);
+      return model ? score(*model, *reference, tokens, 64, 8).meanKL : 1e9;
+    };
+    double nearest = kl("");
+    double gptq = kl(withSamples("qc-gptq", "scheme=" + scheme, samples, 64) +
+                     ",");
+    double awq = kl(withSamples("qc-awq", "scheme=" + scheme, samples, 64) +
+                    ",");
+    EXPECT_LT(gptq, nearest);
+    EXPECT_LE(awq, nearest);
+  }
+}
+
+/// stories260K with activation outlier channels injected by an exact float
+/// rescaling: chosen channels of every norm weight multiplied by `factor`,
+/// the matching input columns of the projections reading them divided.
+std::string writeWithOutliers(const std::filesystem::path &model,
+                              const std::string &out, float factor) {
+  std::optional<std::vector<uint8_t>> bytes = quantc::test::readFile(model);
+  if (!bytes)
+    return "";
+  int32_t header[7];
+  std::memcpy(header, bytes->data(), sizeof(header));
+  const int64_t dim = header[0], hidden = header[1], layers = header[2],
+                heads = header[3], kvHeads = header[4],
+                vocab = std::abs(header[5]);
+  const int64_t kvDim = dim / heads * kvHeads;
+  auto *floats = reinterpret_cast<float *>(bytes->data() + sizeof(header));
+  int64_t cursor = vocab * dim;
+  const int64_t rmsAtt = cursor;
+  cursor += layers * dim;
+  const int64_t wq = cursor;
+  cursor += layers * dim * dim;
+  const int64_t wk = cursor;
+  cursor += layers * kvDim * dim;
+  const int64_t wv = cursor;
+  cursor += layers * kvDim * dim;
+  cursor += layers * dim * dim; // wo
+  const int64_t rmsFfn = cursor;
+  cursor += layers * dim;
+  const int64_t w1 = cursor;
+  cursor += layers * hidden * dim;
+  cursor += layers * dim * hidden; // w2
+  const int64_t w3 = cursor;
+  auto scaleColumn = [&](int64_t base, int64_t rows, int64_t channel) {
+    for (int64_t r = 0; r < rows; ++r)
+      floats[base + r * dim + channel] /= factor;
+  };
+  for (int64_t layer = 0; layer < layers; ++layer)
+    for (int64_t channel : {int64_t(3), dim / 3, dim - 5}) {
+      floats[rmsAtt + layer * dim + channel] *= factor;
+      scaleColumn(wq + layer * dim * dim, dim, channel);
+      scaleColumn(wk + layer * kvDim * dim, kvDim, channel);
+      scaleColumn(wv + layer * kvDim * dim, kvDim, channel);
+      floats[rmsFfn + layer * dim + channel] *= factor;
+      scaleColumn(w1 + layer * hidden * dim, hidden, channel);
+      scaleColumn(w3 + layer * hidden * dim, hidden, channel);
+    }
+  std::ofstream file(out, std::ios::binary);
+  file.write(reinterpret_cast<const char *>(bytes->data()),
+             static_cast<std::streamsize>(bytes->size()));
+  return file ? out : "";
+}
+
+TEST_F(QuantizedModel, SmoothQuantRecoversInjectedOutliersOnStories260K) {
+  std::filesystem::path model = quantc::test::modelPath("stories260K.bin");
+  std::filesystem::path tokenizer = quantc::test::modelPath("tok512.bin");
+  std::filesystem::path goldenTokens =
+      std::filesystem::path(QUANTC_SHARED_DATA_DIR) / "golden" / "stories260K" /
+      "tokens_first8193.i32";
+  std::vector<int32_t> tokens = readTokens(goldenTokens);
+  if (!std::filesystem::exists(model) || tokens.size() != 8193)
+    GTEST_SKIP() << "stories260K or its golden tokens are absent "
+                    "(../shared/data not beside the checkout)";
+  TempDir dir;
+  std::string injected =
+      writeWithOutliers(model, dir.file("outliers.bin"), 30.0f);
+  ASSERT_FALSE(injected.empty());
+  Result<LlamaSpec> spec = loadLlamaSpec(injected, tokenizer.string());
+  ASSERT_TRUE(spec.ok()) << spec.error();
+  std::vector<int32_t> calibration(tokens.end() - 2048, tokens.end());
+  std::string samples = dir.file("calib.i32");
+  quantc::test::writeTokenFile(samples, calibration);
+  std::vector<int32_t> scored(tokens.begin(), tokens.begin() + 4 * 512 + 1);
+
+  std::unique_ptr<runtime::Model> reference = build(*spec, "");
+  ASSERT_TRUE(reference);
+  double floatPpl = score(*reference, *reference, scored, 512, 4).perplexity;
+  std::string staticW8A8 = calibrateAndQuantize("w8a8-static", samples,
+                                                "minmax", dir.file("w.bin"));
+  std::unique_ptr<runtime::Model> naive = build(*spec, staticW8A8);
+  std::unique_ptr<runtime::Model> smoothed = build(
+      *spec, withSamples("qc-smoothquant", "alpha=0.5", samples, 256) + "," +
+                 staticW8A8);
+  ASSERT_TRUE(naive && smoothed);
+  double naivePpl = score(*naive, *reference, scored, 512, 4).perplexity;
+  double smoothedPpl = score(*smoothed, *reference, scored, 512, 4).perplexity;
+  // The outliers open a real gap, and smoothing closes at least 90% of it.
+  EXPECT_GT(naivePpl / floatPpl - 1.0, 0.05);
+  EXPECT_GE((naivePpl - smoothedPpl) / (naivePpl - floatPpl), 0.9)
+      << "float " << floatPpl << ", naive w8a8-static " << naivePpl
+      << ", smoothed " << smoothedPpl;
 }
 
 } // namespace
