@@ -72,7 +72,7 @@ LogicalResult AWQPass::run() {
   if (failed(selector))
     return moduleError(parseError);
   if (gridPoints < 1)
-    return moduleError("grid must be positive, got ") << gridPoints;
+    return moduleError("grid must be positive, got ") << static_cast<int64_t>(gridPoints);
   if (maxTokens < 0)
     return moduleError("max-tokens must be non-negative");
 

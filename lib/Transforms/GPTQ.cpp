@@ -160,9 +160,9 @@ LogicalResult GPTQPass::run() {
   if (failed(selector))
     return moduleError(parseError);
   if (!(damp > 0.0 && damp <= 1.0))
-    return moduleError("damp must be in (0, 1], got ") << damp;
+    return moduleError("damp must be in (0, 1], got ") << static_cast<double>(damp);
   if (blockSize < 1)
-    return moduleError("block-size must be positive, got ") << blockSize;
+    return moduleError("block-size must be positive, got ") << static_cast<int64_t>(blockSize);
   if (contextLength < 0 || maxTokens < 0)
     return moduleError("ctx and max-tokens must be non-negative");
 

@@ -100,7 +100,7 @@ LogicalResult SmoothQuantPass::run() {
               "schemes use qc-awq";
   }
   if (sampleTokens < 1)
-    return moduleError("sample-tokens must be positive, got ") << sampleTokens;
+    return moduleError("sample-tokens must be positive, got ") << static_cast<int64_t>(sampleTokens);
   if (maxTokens < 0)
     return moduleError("max-tokens must be non-negative");
   std::vector<llvm::GlobPattern> globs;

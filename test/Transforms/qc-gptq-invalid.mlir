@@ -1,4 +1,4 @@
-// RUN: quant-opt %s --qc-gptq="scheme=int4-g16 overrides='w_fp8=fp8,w_iq=iq2_xxs' quiet=1 samples=%S/../Tools/Inputs/story.txt" -split-input-file -verify-diagnostics
+// RUN: quant-opt %s --qc-gptq="scheme=int4-g16 overrides='w_fp8=fp8,w_iq=tq2_0' quiet=1 samples=%S/../Tools/Inputs/story.txt" -split-input-file -verify-diagnostics
 // RUN: not quant-opt %s --qc-gptq="quiet=1" -split-input-file 2>&1 | FileCheck %s --check-prefix=NOSCHEME
 // RUN: not quant-opt %s --qc-gptq="scheme=int4-g16 damp=0 quiet=1" -split-input-file 2>&1 | FileCheck %s --check-prefix=DAMP
 // RUN: not quant-opt %S/../Tools/Inputs/no-forward.mlir --qc-gptq="scheme=int4-g16 quiet=1" 2>&1 | FileCheck %s --check-prefix=NOMODEL
@@ -33,7 +33,7 @@ module {
 // -----
 
 
-// Vector-codebook formats have no scalar codes to choose.
+// Ternary formats have no scalar grid to round within.
 module {
   ml_program.global private @w_iq(dense<0.5> : tensor<4x256xf32>) : tensor<4x256xf32>
   func.func @forward(%tokens: tensor<?xi32>, %pos: index, %k: tensor<1x4x2xf32>,
@@ -46,7 +46,7 @@ module {
     %e = tensor.empty(%n) : tensor<?x4xf32>
     %init = linalg.fill ins(%zero : f32) outs(%e : tensor<?x4xf32>) -> tensor<?x4xf32>
     %wv = ml_program.global_load_const @w_iq : tensor<4x256xf32>
-    // expected-error @+1 {{qc-gptq: weight 'w_iq': iq2_xxs}}
+    // expected-error @+1 {{qc-gptq: weight 'w_iq': GPTQ: tq2_0 is ternary: its single per-block scale is the block's absolute maximum and its codes are trits (packed base 3 in tq1_0), not a scalar grid GPTQ can round within}}
     %y = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
                                         affine_map<(m, n, k) -> (n, k)>,
                                         affine_map<(m, n, k) -> (m, n)>]

@@ -161,7 +161,7 @@ func.func @unreadable_copy() -> tensor<4xf32> {
 #x = affine_map<(m, n, k) -> (m, k)>
 #wt = affine_map<(m, n, k) -> (n, k)>
 #y = affine_map<(m, n, k) -> (m, n)>
-ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) {qc.prequantized = {bytes = dense<0> : tensor<8xi8>, format = "ui4:g16", method = "gptq"}} : tensor<2x4xf32>
+ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) : tensor<2x4xf32> {qc.prequantized = {bytes = dense<0> : tensor<8xi8>, format = "ui4:g16", method = "gptq"}}
 func.func @other_format(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2xf32> {
   %w = ml_program.global_load_const @w : tensor<2x4xf32>
   // expected-error @+1 {{weight 'w' was quantized by gptq to ui4:g16, but w8a8-static stores it as si8; run both passes with the same scheme}}
@@ -175,7 +175,7 @@ func.func @other_format(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2x
 #x = affine_map<(m, n, k) -> (m, k)>
 #wt = affine_map<(m, n, k) -> (n, k)>
 #y = affine_map<(m, n, k) -> (m, n)>
-ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) {qc.prequantized = {bytes = dense<0> : tensor<3xi8>, format = "si8", method = "gptq"}} : tensor<2x4xf32>
+ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) : tensor<2x4xf32> {qc.prequantized = {bytes = dense<0> : tensor<3xi8>, format = "si8", method = "gptq"}}
 func.func @short_bytes(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2xf32> {
   %w = ml_program.global_load_const @w : tensor<2x4xf32>
   // expected-error @+1 {{weight 'w' has 3 prequantized bytes, but si8 of 2x4 takes}}
@@ -188,7 +188,7 @@ func.func @short_bytes(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2xf
 #x = affine_map<(m, n, k) -> (m, k)>
 #wt = affine_map<(m, n, k) -> (n, k)>
 #y = affine_map<(m, n, k) -> (m, n)>
-ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) {qc.prequantized = {format = "si8", method = "gptq"}} : tensor<2x4xf32>
+ml_program.global private @w(dense<0.5> : tensor<2x4xf32>) : tensor<2x4xf32> {qc.prequantized = {format = "si8", method = "gptq"}}
 func.func @no_bytes(%x: tensor<?x4xf32>, %z: tensor<?x2xf32>) -> tensor<?x2xf32> {
   %w = ml_program.global_load_const @w : tensor<2x4xf32>
   // expected-error @+1 {{weight 'w' has a malformed qc.prequantized (expected {format, method, bytes: i8 elements})}}
